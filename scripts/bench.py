@@ -1,0 +1,130 @@
+"""`make bench`: train each model on the 10% holdout and on all rows, score the full-data
+submission against the replica key, time data loading, and write docs/benchmarks.md.
+
+    python scripts/bench.py [MODEL ...] [--out bench] [--doc docs/benchmarks.md]
+
+Resumable: a model whose run dir already holds metrics.json is not trained again (delete the
+run dir to redo it). Runs go to bench/<model>-<split>/, submissions to bench/submissions/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+
+from src import cli_config, dataset, score
+from src.atomic_io import write_text
+
+SPLITS = {"holdout": [], "full": ["data.holdout=0"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=["logreg", "svm", "nn", "lenet", "cnn"])
+    parser.add_argument("--out", default="bench")
+    parser.add_argument("--doc", default="docs/benchmarks.md")
+    args = parser.parse_args()
+    out = Path(args.out)
+    cfg = cli_config.load([])
+
+    rows = []
+    for model in args.models:
+        for split, overrides in SPLITS.items():
+            run_dir = out / f"{model}-{split}"
+            command = ["python", "-m", "src.run", f"model={model}", *overrides]
+            if not (run_dir / "metrics.json").is_file():
+                print(f"bench: {' '.join(command)}", flush=True)
+                subprocess.run([sys.executable, *command[1:], f"hydra.run.dir={run_dir}",
+                                f"submission.dir={out / 'submissions'}"], check=True)
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            if split == "full":
+                metrics["test_accuracy"] = score.main([metrics["submission"]])
+            rows.append({"split": split, "command": " ".join(command), **metrics})
+
+    load = time_loading(Path(cfg.data.dir))
+    write_text(args.doc, render(rows, load))
+    print(f"bench: wrote {args.doc}")
+
+
+def time_loading(data_dir: Path, repeats: int = 5) -> dict:
+    def median_seconds(fn):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    csv = data_dir / "train.csv"
+    dataset.load_train(data_dir)  # make sure the cache exists
+    read_csv = median_seconds(lambda: pd.read_csv(csv))
+    cached = median_seconds(lambda: dataset.load_train(data_dir))
+    return {"read_csv": read_csv, "cached": cached, "mb": csv.stat().st_size / 1e6}
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    libs = ", ".join(f"{name} {version(name)}" for name in
+                     ("tensorflow", "keras", "scikit-learn", "numpy", "pandas", "hydra-core"))
+    return f"{os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {libs}"
+
+
+def render(rows: list[dict], load: dict) -> str:
+    def acc(value):
+        return "—" if value is None else f"{value:.4f}"
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {machine()}.",
+        "",
+        "Every model with its default settings. *holdout*: fit on 90% of train.csv "
+        "(stratified, split seed 42), scored on the other 10%. *full*: fit on all 42,000 rows; "
+        "*test* is that submission's accuracy on the 28,000 test rows, scored by `make score` "
+        "against the offline replica's answer key. Fit and predict seconds are wall time; "
+        "peak memory is the run's peak resident set.",
+        "",
+        "| model | split | holdout acc | train acc | test acc (key) | fit s | predict s "
+        "| peak MB | command |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['split']} | {acc(r['holdout_accuracy'])} "
+            f"| {acc(r['train_accuracy'])} | {acc(r.get('test_accuracy'))} "
+            f"| {r['fit_seconds']:.1f} | {r['predict_seconds']:.1f} "
+            f"| {r['peak_memory_mb']:.0f} | `{r['command']}` |"
+        )
+    lines += [
+        "",
+        "## Loading train.csv",
+        "",
+        f"Median of 5 loads of the {load['mb']:.1f} MB `train.csv`: `pandas.read_csv` "
+        f"{load['read_csv']:.3f} s; the validated binary cache {load['cached']:.4f} s "
+        f"({load['read_csv'] / load['cached']:.0f}x faster).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Write files so that a reader never sees half of one.
+
+Every writer goes to a temporary file in the destination's folder (same file system), flushes
+and fsyncs it, then renames it into place. `create_new` links instead of renaming, so an
+existing file is never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def _staged(path: Path) -> Iterator[tuple[BinaryIO, Path]]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from other users
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh, tmp_path
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_with(path: str | os.PathLike, writer: Callable[[BinaryIO], None]) -> Path:
+    """Call `writer(fh)` on a temporary file, then atomically replace `path` with it."""
+    path = Path(path)
+    with _staged(path) as (fh, tmp):
+        writer(fh)
+    os.replace(tmp, path)
+    return path
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return write_with(path, lambda fh: fh.write(data))
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def create_new(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically; raise FileExistsError rather than replace a file."""
+    path = Path(path)
+    with _staged(path) as (fh, tmp):
+        fh.write(data)
+    try:
+        os.link(tmp, path)  # link() refuses an existing target, unlike rename()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,61 @@
+"""The project's Hydra config for the small commands that are not Hydra apps (make data,
+make score): same files, same overrides syntax, no run dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def load(overrides: list[str]) -> DictConfig:
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=overrides)
+        OmegaConf.resolve(cfg)
+        return cfg
+    except (HydraException, OmegaConfBaseException) as err:
+        summary = []
+        for line in filter(None, (raw.strip() for raw in str(err).splitlines())):
+            if line.startswith("Config search"):  # the rest lists search paths
+                break
+            if not line.startswith(("full_key", "object_type")):
+                summary.append(line)
+        raise ConfigError(f"bad override: {' '.join(summary)}") from None
+
+
+def check_overrides(args: list[str]) -> None:
+    """Compose the config for every value the command line names, and check each, so that a
+    typo or an out-of-range value fails in one line before any job (of a sweep) starts.
+
+    Each swept value is checked with the fixed overrides, not every combination: composition
+    errors come from one key at a time. Hydra's own settings (hydra.*) are left to Hydra.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from .config_check import check
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(
+            [a for a in args if not a.startswith("-")]
+        )
+    except HydraException as err:
+        raise ConfigError(f"bad override: {' '.join(str(err).split())}") from None
+    fixed, swept = [], []
+    for override in parsed:
+        if override.is_hydra_override():
+            continue
+        if not override.is_sweep_override():
+            fixed.append(override.input_line)
+        elif override.is_discrete_sweep():
+            key = override.get_key_element()
+            swept.extend(f"{key}={value}" for value in override.sweep_string_iterator())
+    for extra in [[], *([value] for value in swept)]:
+        check(load(fixed + extra))

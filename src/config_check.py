@@ -1,0 +1,47 @@
+"""Refuse a run's configuration before any data is read or any model is trained.
+
+Hydra already refuses unknown keys and unknown config options; this checks what it cannot:
+ranges and choices. Each problem is one ConfigError line naming the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+from omegaconf import DictConfig
+
+from .errors import ConfigError
+
+SCHEDULES = ("constant", "cosine")
+VERBOSITY = ("auto", 0, 1, 2)
+
+
+def check(cfg: DictConfig) -> None:
+    d, t = cfg.data, cfg.trainer
+    _number("data.holdout", d.holdout, lambda v: 0 <= v < 1, "a fraction in [0, 1), e.g. 0.1")
+    _integer("data.split_seed", d.split_seed, lambda v: v >= 0, "an integer >= 0")
+    _integer("seed", cfg.seed, lambda v: v >= 0, "an integer >= 0")
+    _integer("trainer.epochs", t.epochs, lambda v: v >= 1, "an integer >= 1")
+    _integer("trainer.batch_size", t.batch_size, lambda v: v >= 1, "an integer >= 1")
+    _number("trainer.lr", t.lr, lambda v: v > 0, "a number > 0, e.g. 1e-3")
+    _integer("trainer.warmup_epochs", t.warmup_epochs, lambda v: 0 <= v <= t.epochs,
+             f"an integer in [0, trainer.epochs={t.epochs}]")
+    _number("trainer.label_smoothing", t.label_smoothing, lambda v: 0 <= v < 1,
+            "a number in [0, 1)")
+    _integer("trainer.threads", t.threads, lambda v: v >= 0, "an integer >= 0 (0 = all cores)")
+    if t.schedule not in SCHEDULES:
+        raise ConfigError(f"trainer.schedule={t.schedule} is not one of {', '.join(SCHEDULES)}")
+    if t.verbose not in VERBOSITY:
+        raise ConfigError(f"trainer.verbose={t.verbose} is not one of auto, 0, 1, 2")
+    if "estimator" not in cfg.model or "_target_" not in cfg.model.estimator:
+        raise ConfigError(f"model={cfg.model.get('name')} has no estimator._target_ to build")
+
+
+def _number(key, value, ok, accepted):
+    if isinstance(value, bool) or not isinstance(value, Real) or not ok(value):
+        raise ConfigError(f"{key}={value} is out of range: expected {accepted}")
+
+
+def _integer(key, value, ok, accepted):
+    if isinstance(value, bool) or not isinstance(value, Integral) or not ok(value):
+        raise ConfigError(f"{key}={value} is out of range: expected {accepted}")

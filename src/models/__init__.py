@@ -1,0 +1,1 @@
+"""Estimators with scikit-learn's fit/predict_proba API, built from `conf/model/*.yaml`."""

@@ -1,0 +1,48 @@
+"""`make score`: a submission's accuracy against the offline replica's answer key.
+
+    python -m src.score [FILE] [data.dir=...]     # FILE: default the newest submission
+
+Only replica data has a local key; for Kaggle's own data the score comes from Kaggle.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import cli_config, sources, submission
+from .errors import DataError, exit_on_error
+
+
+@exit_on_error
+def main(argv: list[str]) -> float:
+    files = [a for a in argv if "=" not in a]
+    cfg = cli_config.load([a for a in argv if "=" in a])
+    path = Path(files[0]) if files else submission.newest(cfg.submission.dir)
+    key = answer_key(Path(cfg.data.dir))
+    predicted = submission.read(path, len(key))
+    accuracy = float(np.mean(predicted["Label"].to_numpy() == key))
+    print(f"{path}: accuracy {accuracy:.5f} on {len(key)} test rows (replica answer key)")
+    return accuracy
+
+
+def answer_key(data_dir: Path) -> np.ndarray:
+    manifest = sources.read_manifest(data_dir)
+    if manifest is None:
+        raise DataError(f"{data_dir} has no manifest.json: run `make data` first")
+    if not manifest.get("answer_key"):
+        raise DataError(f"{data_dir} holds {manifest.get('source')} data, which has no local "
+                        "answer key: submit to Kaggle to score it")
+    key_path = Path(manifest["answer_key"])
+    try:
+        labels = np.loadtxt(key_path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+    except (OSError, ValueError) as err:
+        raise DataError(f"answer key {key_path} is unreadable ({err}): run "
+                        "`make data FORCE=1`") from None
+    return labels[:, 1]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

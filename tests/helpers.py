@@ -1,0 +1,64 @@
+"""Tiny generated data sets and a way to run the real command lines on them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from src.digits_csv import digits_frame, write_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def digit_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable fake digits: each class is a fixed random stroke pattern plus noise."""
+    templates = np.random.default_rng(1234).random((10, 784)) < 0.2
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    rng.shuffle(labels)
+    noise = rng.integers(0, 60, size=(n, 784))
+    images = np.where(templates[labels], 255 - noise, noise)
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def make_data_dir(root: Path, n_train: int = 300, n_test: int = 120) -> Path:
+    """A data dir in Kaggle's layout, with a replica-style manifest and answer key."""
+    data_dir = root / "digit-recognizer"
+    train_x, train_y = digit_images(n_train, seed=1)
+    test_x, test_y = digit_images(n_test, seed=2)
+    write_csv(data_dir / "train.csv", digits_frame(train_x, train_y))
+    write_csv(data_dir / "test.csv", digits_frame(test_x))
+    key = root / "answer_key" / "key.csv"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("ImageId,Label\n" + "".join(f"{i},{y}\n" for i, y in enumerate(test_y, 1)))
+    manifest = {"source": "replica", "answer_key": str(key), "files": {}}
+    (data_dir / "manifest.json").write_text(json.dumps(manifest))
+    return data_dir
+
+
+def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 600):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def train(data_dir: Path, out: Path, *overrides: str):
+    """`python -m src.run` on tiny data, with the run dir and submissions under `out`."""
+    return run_module(
+        "src.run", f"data.dir={data_dir}", f"submission.dir={out / 'submissions'}",
+        f"hydra.run.dir={out / 'run'}", "trainer.verbose=0", *overrides,
+    )
+
+
+def one_line_error(result) -> str:
+    """Assert a command failed cleanly: non-zero exit, no traceback, one line on stderr."""
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]

@@ -1,0 +1,81 @@
+"""Every model config composes and builds; bad values are refused before any training."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from src import cli_config
+from src.config_check import check
+from src.errors import ConfigError
+from tests.helpers import one_line_error, train
+
+MODELS = sorted(p.stem for p in (cli_config.CONF_DIR / "model").glob("*.yaml"))
+KERAS = {"nn", "lenet", "cnn"}
+
+
+def compose_with(*overrides):
+    with initialize_config_dir(str(cli_config.CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_the_seed_models_and_the_default_are_all_there():
+    assert {"logreg", "svm", "nn", "lenet", "cnn"} <= set(MODELS)
+    assert compose_with().model.name == "cnn"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_model_config_composes_and_instantiates(model):
+    cfg = compose_with(f"model={model}")
+    check(cfg)
+    assert cfg.model.name == model
+    estimator = instantiate(cfg.model.estimator, _convert_="all")
+    assert hasattr(estimator, "fit") and hasattr(estimator, "predict_proba")
+    if model in KERAS:
+        net = estimator.net((28, 28, 1), 10)
+        assert net.output_shape == (None, 10)
+        assert estimator.trainer["epochs"] == cfg.trainer.epochs
+
+
+def test_lenet_is_the_seed_architecture():
+    cfg = compose_with("model=lenet")
+    net = instantiate(cfg.model.estimator, _convert_="all").net((28, 28, 1), 10)
+    convs = [(lay.filters, lay.kernel_size) for lay in net.layers if hasattr(lay, "filters")]
+    dense = [layer.units for layer in net.layers if hasattr(layer, "units")]
+    assert convs == [(6, (5, 5)), (16, (5, 5))] and dense == [120, 84, 10]
+
+
+def test_model_picks_its_trainer_but_the_command_line_wins():
+    assert compose_with("model=cnn").trainer.schedule == "cosine"
+    assert compose_with("model=nn").trainer.lr == 1e-3
+    assert compose_with("model=cnn", "trainer.epochs=60").trainer.epochs == 60
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.holdout=1.5", "data.holdout"),
+    ("data.holdout=-0.1", "data.holdout"),
+    ("trainer.epochs=0", "trainer.epochs"),
+    ("trainer.batch_size=0", "trainer.batch_size"),
+    ("trainer.lr=0", "trainer.lr"),
+    ("trainer.schedule=linear", "trainer.schedule"),
+    ("trainer.warmup_epochs=99", "trainer.warmup_epochs"),
+    ("trainer.label_smoothing=1", "trainer.label_smoothing"),
+    ("seed=-1", "seed"),
+])
+def test_out_of_range_values_are_refused(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        check(compose_with(override))
+
+
+@pytest.mark.parametrize("override, words", [
+    ("data.holdout=1.5", ["data.holdout=1.5"]),
+    ("trainer.epochs=0", ["trainer.epochs=0"]),
+    ("model=resnet9000", ["resnet9000", "cnn"]),
+    ("trainer.epoch=3", ["trainer.epoch"]),
+    ("trainer.epochs=many", ["trainer.epochs"]),
+])
+def test_bad_override_stops_the_run_in_one_line(override, words, tiny_data, tmp_path):
+    result = train(tiny_data, tmp_path, "model=logreg", override)
+    message = one_line_error(result)
+    for word in words:
+        assert word in message, message
+    assert not (tmp_path / "submissions").exists()

@@ -1,0 +1,86 @@
+"""Every model through the real command line on tiny data: a run dir, a valid submission,
+and a last line that names both."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from src import submission
+from tests.helpers import run_module, train
+
+FAST = {
+    "logreg": [],
+    "svm": ["model.estimator.n_iter=2", "model.estimator.cv=2", "model.estimator.search_rows=100"],
+    "nn": ["trainer.epochs=1"],
+    "lenet": ["trainer.epochs=1"],
+    "cnn": ["trainer.epochs=1"],
+}
+
+
+@pytest.mark.parametrize("model", sorted(FAST))
+def test_model_runs_end_to_end(model, tiny_data, tmp_path):
+    result = train(tiny_data, tmp_path, f"model={model}", *FAST[model])
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    run_dir = tmp_path / "run"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["model"] == model
+    assert 0 <= metrics["holdout_accuracy"] <= 1 and 0 <= metrics["train_accuracy"] <= 1
+    assert metrics["rows"] == {"fit": 270, "holdout": 30, "test": 120}
+    assert metrics["fit_seconds"] > 0 and metrics["peak_memory_mb"] > 0
+    assert set(metrics["git"]) == {"commit", "dirty"}
+    assert f"model={model}" in metrics["overrides"]
+
+    resolved = yaml.safe_load((run_dir / "config_resolved.yaml").read_text())
+    assert resolved["model"]["name"] == model and "${" not in str(resolved)
+    assert (run_dir / "run.log").stat().st_size > 0
+    assert list(run_dir.glob("model.*")), "the fitted model is saved"
+    proba = np.load(run_dir / "test_proba.npy")
+    assert proba.shape == (120, 10)
+
+    sub = Path(metrics["submission"])
+    assert sub.parent == tmp_path / "submissions"
+    assert re.fullmatch(rf"\d{{8}}-\d{{6}}_{model}_holdout\d\.\d{{5}}\.csv", sub.name)
+    frame = submission.read(sub, 120)
+    np.testing.assert_array_equal(frame["Label"].to_numpy(), proba.argmax(axis=1))
+
+    last = result.stdout.strip().splitlines()[-1]
+    assert str(sub) in last and f"{metrics['holdout_accuracy']:.5f}" in last
+
+
+def test_learnable_data_is_learned(tiny_data, tmp_path):
+    result = train(tiny_data, tmp_path, "model=logreg")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["holdout_accuracy"] > 0.9
+
+
+def test_full_data_run_says_so(tiny_data, tmp_path):
+    result = train(tiny_data, tmp_path, "model=logreg", "data.holdout=0")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["holdout_accuracy"] is None and metrics["rows"]["fit"] == 300
+    assert metrics["train_accuracy"] > 0
+    assert Path(metrics["submission"]).name.endswith("_logreg_full.csv")
+    assert "training accuracy" in result.stdout and "no holdout" in result.stdout.lower()
+
+
+def test_two_runs_in_the_same_second_both_keep_their_submission(tiny_data, tmp_path):
+    for _ in range(2):
+        assert train(tiny_data, tmp_path, "model=logreg", "data.holdout=0").returncode == 0
+    assert len(list((tmp_path / "submissions").glob("*.csv"))) == 2
+
+
+def test_score_against_the_answer_key(tiny_data, tmp_path):
+    train(tiny_data, tmp_path, "model=logreg")
+    sub = submission.newest(tmp_path / "submissions")
+    result = run_module("src.score", str(sub), f"data.dir={tiny_data}")
+    assert result.returncode == 0, result.stderr
+    key = np.loadtxt(json.loads((tiny_data / "manifest.json").read_text())["answer_key"],
+                     delimiter=",", skiprows=1, dtype=int)[:, 1]
+    expected = np.mean(submission.read(sub, 120)["Label"].to_numpy() == key)
+    assert f"accuracy {expected:.5f}" in result.stdout

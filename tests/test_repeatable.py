@@ -1,0 +1,34 @@
+"""`seed=N` makes a run repeatable on CPU: the same seed gives bit-identical test
+probabilities (and so the same holdout accuracy) for logreg and nn; another seed does not."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.helpers import train
+
+
+def run(tiny_data, out, *overrides):
+    result = train(tiny_data, out, *overrides)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "run" / "metrics.json").read_text())
+    return metrics["holdout_accuracy"], np.load(out / "run" / "test_proba.npy")
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("logreg", []),
+    ("nn", ["trainer.epochs=2"]),
+])
+def test_same_seed_same_result(model, extra, tiny_data, tmp_path):
+    args = (f"model={model}", "seed=3", *extra)
+    acc_a, proba_a = run(tiny_data, tmp_path / "a", *args)
+    acc_b, proba_b = run(tiny_data, tmp_path / "b", *args)
+    assert acc_a == acc_b
+    np.testing.assert_array_equal(proba_a, proba_b)
+
+
+def test_another_seed_changes_the_network(tiny_data, tmp_path):
+    _, proba_a = run(tiny_data, tmp_path / "a", "model=nn", "trainer.epochs=2", "seed=3")
+    _, proba_b = run(tiny_data, tmp_path / "b", "model=nn", "trainer.epochs=2", "seed=4")
+    assert not np.array_equal(proba_a, proba_b)

@@ -1,0 +1,122 @@
+"""Submission files: the validator refuses every kind of bad file; writes are atomic and never
+replace an existing file."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src import atomic_io, submission
+from src.errors import SubmissionError
+
+N = 50
+
+
+def good():
+    return submission.build(np.arange(N) % 10)
+
+
+def bad(kind):
+    frame = good()
+    if kind == "wrong header":
+        return frame.rename(columns={"Label": "label"})
+    if kind == "extra column":
+        return frame.assign(Extra=1)
+    if kind == "too few rows":
+        return frame.iloc[:-1]
+    if kind == "too many rows":
+        return pd.concat([frame, frame.iloc[:1]])
+    if kind == "ids from 0":
+        return frame.assign(ImageId=np.arange(N))
+    if kind == "ids out of order":
+        return frame.assign(ImageId=np.r_[2, 1, np.arange(3, N + 1)])
+    if kind == "label 10":
+        return frame.assign(Label=np.r_[np.zeros(N - 1, int), 10])
+    if kind == "negative label":
+        return frame.assign(Label=np.r_[-1, np.zeros(N - 1, int)])
+    if kind == "fractional label":
+        return frame.assign(Label=np.r_[0.5, np.zeros(N - 1)])
+    if kind == "missing label":
+        return frame.assign(Label=np.r_[np.nan, np.zeros(N - 1)])
+    if kind == "text label":
+        return frame.assign(Label=["seven", *["0"] * (N - 1)])
+    raise AssertionError(kind)
+
+
+KINDS = ["wrong header", "extra column", "too few rows", "too many rows", "ids from 0",
+         "ids out of order", "label 10", "negative label", "fractional label",
+         "missing label", "text label"]
+
+
+def test_a_good_submission_passes():
+    submission.validate(good(), N)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_validator_rejects(kind):
+    with pytest.raises(SubmissionError):
+        submission.validate(bad(kind), N)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reading_a_bad_file_is_rejected(kind, tmp_path):
+    path = tmp_path / "sub.csv"
+    bad(kind).to_csv(path, index=False)
+    with pytest.raises(SubmissionError, match="sub.csv"):
+        submission.read(path, N)
+
+
+def test_written_file_reads_back(tmp_path):
+    path = submission.write(good(), tmp_path, "run", N)
+    assert path == tmp_path / "run.csv"
+    assert path.read_text().startswith("ImageId,Label\n1,0\n2,1\n")
+    pd.testing.assert_frame_equal(submission.read(path, N), good())
+
+
+def test_write_never_overwrites(tmp_path):
+    first = submission.write(good(), tmp_path, "run", N)
+    before = first.read_bytes()
+    second = submission.write(submission.build(np.zeros(N, int)), tmp_path, "run", N)
+    assert second == tmp_path / "run-2.csv"
+    assert first.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-2.csv", "run.csv"]
+
+
+def test_invalid_frame_is_never_written(tmp_path):
+    with pytest.raises(SubmissionError):
+        submission.write(bad("label 10"), tmp_path, "run", N)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    def crash(*args):
+        raise KeyboardInterrupt  # as if the user hit Ctrl-C mid-write
+
+    monkeypatch.setattr(os, "link", crash)
+    with pytest.raises(KeyboardInterrupt):
+        submission.write(good(), tmp_path, "run", N)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_replace_keeps_the_old_file(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("old complete content\n")
+
+    def half_then_crash(fh):
+        fh.write(b"new but only ha")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        atomic_io.write_with(path, half_then_crash)
+    assert path.read_text() == "old complete content\n"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_newest_picks_the_latest_file(tmp_path):
+    old = submission.write(good(), tmp_path, "a", N)
+    new = submission.write(good(), tmp_path, "b", N)
+    os.utime(old, ns=(1, 1))
+    assert submission.newest(tmp_path) == new
+    with pytest.raises(SubmissionError, match="make run"):
+        submission.newest(tmp_path / "empty")
