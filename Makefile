@@ -21,6 +21,7 @@ help: ## list the targets
 setup: $(VENV)/.installed ## create .venv with the project and its dev tools (pytest, ruff)
 
 $(VENV)/.installed: pyproject.toml
+	@echo "setup: creating $(VENV) and installing the project (TensorFlow is large: minutes on first run)"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -42,7 +43,7 @@ lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests
 
 bench: setup ## train MODELS on the 10% holdout, record figures in docs/benchmarks.md (resumable)
-	$(PY) scripts/bench.py $(MODELS)
+	$(PY) -m src.bench $(MODELS)
 
 clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache data/*/.cache

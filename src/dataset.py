@@ -76,11 +76,8 @@ def _meta(path: Path, stat, sha256: str) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _read_cache(cache_path: Path) -> tuple[dict, Digits] | None:

@@ -52,19 +52,19 @@ def train(cfg: DictConfig) -> float | None:
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
     fit_set, holdout = dataset.holdout_split(train_set, cfg.data.holdout, cfg.data.split_seed)
     log.info("data: %d rows to fit, %s, %d test rows", len(fit_set),
-             f"{len(holdout)} held out" if holdout else "no holdout", len(test_set))
+             f"{len(holdout)} held out" if holdout is not None else "no holdout", len(test_set))
 
     estimator = instantiate(cfg.model.estimator, _convert_="all")
     fit_kwargs = {}
-    if holdout and "validation_data" in inspect.signature(estimator.fit).parameters:
+    if holdout is not None and "validation_data" in inspect.signature(estimator.fit).parameters:
         fit_kwargs["validation_data"] = (holdout.pixels, holdout.labels)
-    log.info("fit: %s", cfg.model.name)
+    log.info("fit: %s on %d rows: %s", cfg.model.name, len(fit_set), estimator)
     start = time.perf_counter()
     estimator.fit(fit_set.pixels, fit_set.labels, **fit_kwargs)
     fit_seconds = time.perf_counter() - start
 
     train_accuracy = _accuracy(estimator, fit_set)
-    holdout_accuracy = _accuracy(estimator, holdout) if holdout else None
+    holdout_accuracy = _accuracy(estimator, holdout) if holdout is not None else None
     start = time.perf_counter()
     test_proba = estimator.predict_proba(test_set.pixels)
     predict_seconds = time.perf_counter() - start
@@ -73,7 +73,7 @@ def train(cfg: DictConfig) -> float | None:
     _save_array(run_dir / "test_proba.npy", test_proba.astype(np.float32))
     write_text(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    score = f"holdout{holdout_accuracy:.5f}" if holdout else "full"
+    score = "full" if holdout is None else f"holdout{holdout_accuracy:.5f}"
     sub_path = submission.write(submission.build(test_proba.argmax(axis=1)), cfg.submission.dir,
                                 f"{stamp}_{cfg.model.name}_{score}", len(test_set))
 
@@ -81,7 +81,7 @@ def train(cfg: DictConfig) -> float | None:
         "model": cfg.model.name,
         "holdout_accuracy": holdout_accuracy,
         "train_accuracy": train_accuracy,
-        "rows": {"fit": len(fit_set), "holdout": len(holdout) if holdout else 0,
+        "rows": {"fit": len(fit_set), "holdout": 0 if holdout is None else len(holdout),
                  "test": len(test_set)},
         "fit_seconds": round(fit_seconds, 2),
         "predict_seconds": round(predict_seconds, 2),
@@ -94,7 +94,7 @@ def train(cfg: DictConfig) -> float | None:
     log.info("training accuracy %.5f (on the %d rows it was fit on)", train_accuracy, len(fit_set))
     log.info("fit %.1f s, predict %.1f s, peak memory %.0f MB, run dir %s",
              fit_seconds, predict_seconds, metrics["peak_memory_mb"], run_dir)
-    if holdout:
+    if holdout is not None:
         log.info("submission %s  holdout accuracy %.5f", sub_path, holdout_accuracy)
     else:
         log.info("submission %s  holdout accuracy: none (data.holdout=0, fit on all rows)",

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from src import submission
-from tests.helpers import run_module, train
+from tests.helpers import ROOT, one_line_error, run_module, train
 
 FAST = {
     "logreg": [],
@@ -84,3 +84,27 @@ def test_score_against_the_answer_key(tiny_data, tmp_path):
                      delimiter=",", skiprows=1, dtype=int)[:, 1]
     expected = np.mean(submission.read(sub, 120)["Label"].to_numpy() == key)
     assert f"accuracy {expected:.5f}" in result.stdout
+
+
+def test_score_without_a_local_key_says_so(tiny_data, tmp_path):
+    data_dir = tmp_path / "kaggle-data"
+    data_dir.mkdir()
+    (data_dir / "manifest.json").write_text(json.dumps({"source": "kaggle", "files": {}}))
+    sub = submission.write(submission.build(np.zeros(120, int)), tmp_path, "s", 120)
+    message = one_line_error(run_module("src.score", str(sub), f"data.dir={data_dir}"))
+    assert "no local answer key" in message and "Kaggle" in message
+
+
+def test_score_refuses_a_malformed_submission(tiny_data, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ImageId,Label\n1,3\n")
+    message = one_line_error(run_module("src.score", str(bad), f"data.dir={tiny_data}"))
+    assert "1 rows, expected 120" in message
+
+
+def test_only_scoring_code_mentions_the_answer_key():
+    """Training and prediction must never open the test labels."""
+    allowed = {"score.py", "replica.py", "bench.py"}
+    for path in (ROOT / "src").rglob("*.py"):
+        if path.name not in allowed:
+            assert "answer_key" not in path.read_text(), path

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ info lines quiet
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
 log = logging.getLogger(__name__)
 IMAGE_SHAPE = (28, 28, 1)
@@ -32,11 +29,18 @@ class KerasClassifier:
         self.seed = seed
         self.classes_ = np.arange(N_CLASSES)
 
+    def __repr__(self):
+        t = self.trainer
+        return (f"KerasClassifier({getattr(self.net, 'func', self.net).__name__}, "
+                f"epochs={t['epochs']}, batch_size={t['batch_size']}, lr={t['lr']:g}, "
+                f"schedule={t['schedule']}, seed={self.seed})")
+
     def fit(self, X, y, validation_data=None):
         t = self.trainer
         _configure_tensorflow(t["threads"], t["deterministic"])
         keras.utils.set_random_seed(self.seed)
         self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
+        log.info("%s: %s parameters", self.model_.name, f"{self.model_.count_params():,}")
         steps_per_epoch = math.ceil(len(X) / t["batch_size"])
         self.model_.compile(
             optimizer=keras.optimizers.Adam(_learning_rate(t, steps_per_epoch)),
