@@ -42,7 +42,7 @@ test: setup ## run the test suite (tiny generated data, a few minutes)
 lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests
 
-bench: setup ## train MODELS on the 10% holdout, record figures in docs/benchmarks.md (resumable)
+bench: setup ## train MODELS on the holdout and on all rows, write docs/benchmarks.md (resumable)
 	$(PY) -m src.bench $(MODELS)
 
 clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)

@@ -36,16 +36,17 @@ def check_overrides(args: list[str]) -> None:
     typo or an out-of-range value fails in one line before any job (of a sweep) starts.
 
     Each swept value is checked with the fixed overrides, not every combination: composition
-    errors come from one key at a time. Hydra's own settings (hydra.*) are left to Hydra.
+    errors come from one key at a time. Continuous sweeps (interval(), for optimising
+    sweepers) cannot be listed and are left to each job; so are Hydra's own settings (hydra.*).
     """
+    from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from .config_check import check
 
+    overrides = get_args_parser().parse_intermixed_args(args).overrides  # drops --cfg job, -m
     try:
-        parsed = OverridesParser.create().parse_overrides(
-            [a for a in args if not a.startswith("-")]
-        )
+        parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
         raise ConfigError(f"bad override: {' '.join(str(err).split())}") from None
     fixed, swept = [], []

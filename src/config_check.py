@@ -13,14 +13,16 @@ from omegaconf import DictConfig
 from .errors import ConfigError
 
 SCHEDULES = ("constant", "cosine")
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts no more
 VERBOSITY = ("auto", 0, 1, 2)
 
 
 def check(cfg: DictConfig) -> None:
     d, t = cfg.data, cfg.trainer
     _number("data.holdout", d.holdout, lambda v: 0 <= v < 1, "a fraction in [0, 1), e.g. 0.1")
-    _integer("data.split_seed", d.split_seed, lambda v: v >= 0, "an integer >= 0")
-    _integer("seed", cfg.seed, lambda v: v >= 0, "an integer >= 0")
+    _integer("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED,
+             f"an integer in [0, {MAX_SEED}]")
+    _integer("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
     _integer("trainer.epochs", t.epochs, lambda v: v >= 1, "an integer >= 1")
     _integer("trainer.batch_size", t.batch_size, lambda v: v >= 1, "an integer >= 1")
     _number("trainer.lr", t.lr, lambda v: v > 0, "a number > 0, e.g. 1e-3")

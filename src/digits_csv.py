@@ -25,14 +25,16 @@ def read_digits_csv(path: Path, kind: str) -> tuple[np.ndarray, np.ndarray | Non
     expected = HEADERS[kind]
     _check_header(path, expected, kind)
     try:
-        frame = pd.read_csv(path, skip_blank_lines=False, low_memory=False)
+        # latin-1 decodes any byte, so stray binary shows up as a cell that is not a number.
+        frame = pd.read_csv(path, skip_blank_lines=False, low_memory=False, encoding="latin-1")
     except pd.errors.ParserError as err:
         raise DataError(f"{path} {_parser_problem(str(err), len(expected))}; {FIX}") from None
     if frame.empty:
         raise DataError(f"{path}: has a header but no rows; {FIX}")
 
     _check_cells(path, frame)
-    values = frame.to_numpy(dtype=np.int64)
+    # float64 holds every value exactly in range and any huge one without overflow.
+    values = frame.to_numpy(dtype=np.float64)
     pixels, labels = (values[:, 1:], values[:, 0]) if kind == "train" else (values, None)
     _check_range(path, pixels, 0, 255, "pixel", offset=1 if kind == "train" else 0, frame=frame)
     if labels is not None:
@@ -122,7 +124,7 @@ def _check_range(path, values, low, high, what, offset, frame) -> None:
         row, col = (int(v) for v in bad[0])
         name = frame.columns[col + offset]
         raise DataError(
-            f"{path} line {row + 2}: {name} is {values[row, col]}, outside {low}..{high} "
+            f"{path} line {row + 2}: {name} is {values[row, col]:g}, outside {low}..{high} "
             f"for a {what}; {FIX}"
         )
 

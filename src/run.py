@@ -23,14 +23,13 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from . import cli_config, dataset, submission
 from .atomic_io import write_bytes, write_text
 from .config_check import check
 from .errors import exit_on_error
-from .models import persist
+from .models import factory, persist
 from .provenance import git_state, peak_memory_mb
 
 log = logging.getLogger(__name__)
@@ -44,6 +43,7 @@ def main(cfg: DictConfig) -> float | None:
 @exit_on_error
 def train(cfg: DictConfig) -> float | None:
     check(cfg)
+    estimator = factory.build(cfg.model.estimator)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -54,7 +54,6 @@ def train(cfg: DictConfig) -> float | None:
     log.info("data: %d rows to fit, %s, %d test rows", len(fit_set),
              f"{len(holdout)} held out" if holdout is not None else "no holdout", len(test_set))
 
-    estimator = instantiate(cfg.model.estimator, _convert_="all")
     fit_kwargs = {}
     if holdout is not None and "validation_data" in inspect.signature(estimator.fit).parameters:
         fit_kwargs["validation_data"] = (holdout.pixels, holdout.labels)
@@ -103,7 +102,8 @@ def train(cfg: DictConfig) -> float | None:
 
 
 def _accuracy(estimator, digits: dataset.Digits) -> float:
-    return float(np.mean(estimator.predict(digits.pixels) == digits.labels))
+    # argmax of the class scores, exactly as the submission is made
+    return float(np.mean(estimator.predict_proba(digits.pixels).argmax(axis=1) == digits.labels))
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:

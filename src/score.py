@@ -7,6 +7,7 @@ Only replica data has a local key; for Kaggle's own data the score comes from Ka
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -35,12 +36,17 @@ def answer_key(data_dir: Path) -> np.ndarray:
     if not manifest.get("answer_key"):
         raise DataError(f"{data_dir} holds {manifest.get('source')} data, which has no local "
                         "answer key: submit to Kaggle to score it")
-    key_path = Path(manifest["answer_key"])
+    key_path = data_dir / manifest["answer_key"]  # relative to the data dir
     try:
+        with open(key_path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
         labels = np.loadtxt(key_path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
     except (OSError, ValueError) as err:
         raise DataError(f"answer key {key_path} is unreadable ({err}): run "
                         "`make data FORCE=1`") from None
+    if digest != manifest.get("answer_key_sha256"):
+        raise DataError(f"answer key {key_path} does not belong to the data in {data_dir}: "
+                        "run `make data FORCE=1`")
     return labels[:, 1]
 
 

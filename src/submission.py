@@ -22,8 +22,9 @@ def build(labels: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels.astype(int)})
 
 
-def validate(frame: pd.DataFrame, n_rows: int, name: str = "submission") -> None:
-    """Raise SubmissionError, in one line, unless `frame` is a valid submission of n_rows."""
+def validate(frame: pd.DataFrame, n_rows: int, name: str = "submission") -> pd.DataFrame:
+    """Raise SubmissionError, in one line, unless `frame` is a valid submission of n_rows;
+    return it with integer columns."""
     if list(frame.columns) != HEADER:
         raise SubmissionError(f"{name}: header is {','.join(map(str, frame.columns))}, "
                               f"expected {','.join(HEADER)}")
@@ -46,6 +47,7 @@ def validate(frame: pd.DataFrame, n_rows: int, name: str = "submission") -> None
     out = np.flatnonzero((labels < 0) | (labels > 9))
     if out.size:
         raise SubmissionError(f"{name} line {out[0] + 2}: Label {labels[out[0]]} is outside 0..9")
+    return pd.DataFrame({column: values.astype(np.int64) for column, values in numbers.items()})
 
 
 def read(path: str | Path, n_rows: int) -> pd.DataFrame:
@@ -58,8 +60,7 @@ def read(path: str | Path, n_rows: int) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         message = str(err).strip().splitlines()[-1]
         raise SubmissionError(f"{path}: not a readable CSV ({message})") from None
-    validate(frame, n_rows, str(path))
-    return frame.astype(int)
+    return validate(frame, n_rows, str(path))
 
 
 def write(frame: pd.DataFrame, directory: str | Path, stem: str, n_rows: int) -> Path:

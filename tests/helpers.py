@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -36,7 +37,8 @@ def make_data_dir(root: Path, n_train: int = 300, n_test: int = 120) -> Path:
     key = root / "answer_key" / "key.csv"
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text("ImageId,Label\n" + "".join(f"{i},{y}\n" for i, y in enumerate(test_y, 1)))
-    manifest = {"source": "replica", "answer_key": str(key), "files": {}}
+    manifest = {"source": "replica", "answer_key": "../answer_key/key.csv", "files": {},
+                "answer_key_sha256": hashlib.sha256(key.read_bytes()).hexdigest()}
     (data_dir / "manifest.json").write_text(json.dumps(manifest))
     return data_dir
 

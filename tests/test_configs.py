@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from src import cli_config
 from src.config_check import check
 from src.errors import ConfigError
-from tests.helpers import one_line_error, train
+from tests.helpers import one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (cli_config.CONF_DIR / "model").glob("*.yaml"))
 KERAS = {"nn", "lenet", "cnn"}
@@ -47,6 +47,7 @@ def test_lenet_is_the_seed_architecture():
 def test_model_picks_its_trainer_but_the_command_line_wins():
     assert compose_with("model=cnn").trainer.schedule == "cosine"
     assert compose_with("model=nn").trainer.lr == 1e-3
+    assert compose_with("model=nn").trainer.epochs == 20
     assert compose_with("model=cnn", "trainer.epochs=60").trainer.epochs == 60
 
 
@@ -72,6 +73,8 @@ def test_out_of_range_values_are_refused(override, key):
     ("model=resnet9000", ["resnet9000", "cnn"]),
     ("trainer.epoch=3", ["trainer.epoch"]),
     ("trainer.epochs=many", ["trainer.epochs"]),
+    ("model.estimator.C=-1", ["'C' parameter", "-1"]),
+    ("+model.estimator.colour=red", ["colour"]),
 ])
 def test_bad_override_stops_the_run_in_one_line(override, words, tiny_data, tmp_path):
     result = train(tiny_data, tmp_path, "model=logreg", override)
@@ -79,3 +82,28 @@ def test_bad_override_stops_the_run_in_one_line(override, words, tiny_data, tmp_
     for word in words:
         assert word in message, message
     assert not (tmp_path / "submissions").exists()
+
+
+@pytest.mark.parametrize("override, words", [
+    ("model.estimator.cv=1", ["'cv' parameter", "Got 1"]),
+    ("model.estimator.C_low=100", ["C_low=100", "C_high"]),
+    ("model.estimator.search_rows=1", ["'search_rows' parameter"]),
+])
+def test_bad_svm_settings_are_refused_before_loading_data(override, words, tmp_path):
+    result = train(tmp_path / "no-data-here", tmp_path, "model=svm", override)
+    message = one_line_error(result)
+    for word in words:
+        assert word in message, message
+
+
+def test_a_sweep_with_one_bad_value_fails_before_any_job(tiny_data, tmp_path):
+    result = run_module("src.run", "-m", f"data.dir={tiny_data}", "model=logreg",
+                        "data.holdout=0.1,1.5", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert "data.holdout=1.5" in one_line_error(result)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_hydra_flags_pass_through_the_check(tiny_data, tmp_path):
+    result = run_module("src.run", "--cfg", "job", "model=lenet", "trainer.epochs=2")
+    assert result.returncode == 0, result.stderr
+    assert "epochs: 2" in result.stdout and "lenet" in result.stdout

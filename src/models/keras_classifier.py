@@ -65,8 +65,8 @@ class KerasClassifier:
     def predict(self, X):
         return self.predict_proba(X).argmax(axis=1)
 
-    def save(self, run_dir: Path) -> Path:
-        path = Path(run_dir) / "model.keras"
+    def save(self, path: Path) -> Path:
+        """Keras' native archive; `path` must end in .keras."""
         self.model_.save(path)
         return path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.stats import loguniform
@@ -12,6 +13,7 @@ from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 
 from .classic import pixel_scaler
 
@@ -31,6 +33,16 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
     range) at a fraction of its cost: a linear SVC's fit time grows faster than its row count.
     """
 
+    _parameter_constraints = {
+        "C_low": [Interval(Real, 0, None, closed="neither")],
+        "C_high": [Interval(Real, 0, None, closed="neither")],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "search_rows": [Interval(Integral, 2, None, closed="left"), None],
+        "n_jobs": [Integral, None],
+        "seed": ["random_state"],
+    }
+
     def __init__(self, C_low=2**-7, C_high=2**6, n_iter=8, cv=5, search_rows=5000, n_jobs=1,
                  seed=0):
         self.C_low = C_low
@@ -41,7 +53,13 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.seed = seed
 
+    def _validate_params(self):
+        super()._validate_params()
+        if self.C_low >= self.C_high:
+            raise ValueError(f"C_low={self.C_low} must be below C_high={self.C_high}")
+
     def fit(self, X, y):
+        self._validate_params()
         rng = check_random_state(self.seed)
         rows = np.arange(len(y))
         if self.search_rows is not None and self.search_rows < len(y):

