@@ -121,7 +121,8 @@ def render(rows: list[dict], load: dict, seed_svm: dict) -> str:
         "(stratified, split seed 42), scored on the other 10%. *full*: fit on all 42,000 rows; "
         "*test* is that submission's accuracy on the 28,000 test rows, scored by `make score` "
         "against the offline replica's answer key. Fit and predict seconds are wall time; "
-        "peak memory is the run's peak resident set.",
+        "peak memory is the run's peak resident set. The machines are shared: the same run's "
+        "time can vary by up to 2x (compare the holdout and full rows of one model).",
         "",
         "| model | split | holdout acc | seed's holdout | train acc | test acc (key) | fit s "
         "| predict s | peak MB | command |",
