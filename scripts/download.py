@@ -1,7 +1,9 @@
 """`make data`: fill the data dir with train.csv, test.csv and sample_submission.csv.
 
-    python scripts/download.py [data.source=replica] [data.dir=...] [data.replica.seed=N]
-    python scripts/download.py --force ...       # rebuild even if the data is in place
+    python scripts/download.py [data.source=auto|replica|kaggle] [data.dir=...] [--force]
+
+auto (the default) downloads from Kaggle when credentials are configured, else builds the
+offline replica. Settings: conf/data/default.yaml (replica), conf/kaggle/default.yaml (kaggle).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from src.errors import exit_on_error
 def main(argv: list[str]) -> None:
     force = "--force" in argv
     cfg = cli_config.load([a for a in argv if a != "--force"])
-    data = cfg.data
-    settings = OmegaConf.to_container(data.get(data.source) or OmegaConf.create({}))
-    print(sources.fetch(data.source, data.dir, settings, force=force))
+    source = sources.choose(cfg.data.source)
+    settings = {"replica": cfg.data.replica, "kaggle": cfg.kaggle}.get(source, {})
+    settings = OmegaConf.to_container(settings) if settings else {}
+    print(sources.fetch(source, cfg.data.dir, settings, force=force))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def write(frame: pd.DataFrame, directory: str | Path, stem: str, n_rows: int) ->
 
 
 def newest(directory: str | Path) -> Path:
-    files = sorted(Path(directory).glob("*.csv"), key=lambda p: p.stat().st_mtime_ns)
+    files = sorted((p for p in Path(directory).glob("*.csv") if p.name != "ledger.csv"),
+                   key=lambda p: p.stat().st_mtime_ns)
     if not files:
         raise SubmissionError(f"no submissions in {directory}: run `make run` first")
     return files[-1]

@@ -34,6 +34,8 @@ def make_data_dir(root: Path, n_train: int = 300, n_test: int = 120) -> Path:
     test_x, test_y = digit_images(n_test, seed=2)
     write_csv(data_dir / "train.csv", digits_frame(train_x, train_y))
     write_csv(data_dir / "test.csv", digits_frame(test_x))
+    (data_dir / "sample_submission.csv").write_text(
+        "ImageId,Label\n" + "".join(f"{i},0\n" for i in range(1, n_test + 1)))
     key = root / "answer_key" / "key.csv"
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text("ImageId,Label\n" + "".join(f"{i},{y}\n" for i, y in enumerate(test_y, 1)))
@@ -43,8 +45,9 @@ def make_data_dir(root: Path, n_train: int = 300, n_test: int = 120) -> Path:
     return data_dir
 
 
-def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 600):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HYDRA_FULL_ERROR": "0"}
+def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 600,
+               env: dict | None = None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HYDRA_FULL_ERROR": "0", **(env or {})}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

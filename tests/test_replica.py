@@ -153,7 +153,8 @@ def test_interrupted_build_is_redone(tmp_path, monkeypatch):
 def test_make_data_command_line(tmp_path):
     wheel, _ = fake_wheel(tmp_path / "w.whl")
     s = settings_for(wheel, tmp_path)
-    args = [f"data.dir={tmp_path / 'd'}", f"data.replica.wheel_file={wheel}",
+    args = ["data.source=replica", f"data.dir={tmp_path / 'd'}",
+            f"data.replica.wheel_file={wheel}",
             f"data.replica.sha256={s['sha256']}", "data.replica.train_rows=60",
             f"data.replica.key_dir={tmp_path / 'key'}"]
     first = run_module("scripts.download", *args)

@@ -15,13 +15,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .. import kaggle_api
 from ..atomic_io import write_text
 from ..errors import DataError
-from . import replica
+from . import kaggle, replica
 
 MANIFEST = "manifest.json"
 FILES = ("train.csv", "test.csv", "sample_submission.csv")
-SOURCES = {"replica": replica}
+SOURCES = {"replica": replica, "kaggle": kaggle}
+CHOICES = ("auto", *SOURCES)
+
+
+def choose(source: str) -> str:
+    """`auto`: Kaggle when credentials are configured, else the offline replica."""
+    if source != "auto":
+        return source
+    if kaggle_api.credentials_source():
+        return "kaggle"
+    print("data: no Kaggle credentials found, so using the offline replica (see README, "
+          "'Submitting to Kaggle')", flush=True)
+    return "replica"
 
 
 def read_manifest(data_dir: str | Path) -> dict | None:
@@ -48,7 +61,7 @@ def is_complete(data_dir: Path, manifest: dict | None) -> bool:
 def fetch(source: str, data_dir: str | Path, settings: dict, force: bool = False) -> str:
     """Fill `data_dir` from `source` unless it already holds that data; return a status line."""
     if source not in SOURCES:
-        raise DataError(f"unknown data source '{source}': choose one of {', '.join(SOURCES)}")
+        raise DataError(f"unknown data source '{source}': choose one of {', '.join(CHOICES)}")
     data_dir = Path(data_dir)
     current = read_manifest(data_dir)
     wanted = SOURCES[source].identity(settings)

@@ -1,0 +1,49 @@
+"""`make scores`: fetch this account's submissions, fill public scores into the ledger, and
+print holdout accuracy beside public score for each submission."""
+
+from __future__ import annotations
+
+import sys
+
+from omegaconf import OmegaConf
+
+from . import cli_config, kaggle_api, ledger
+from .errors import exit_on_error
+
+
+@exit_on_error
+def main(argv: list[str]) -> None:
+    cfg = cli_config.load(argv)
+    settings = OmegaConf.to_container(cfg.kaggle)
+    remote = {int(s.ref): s for s in kaggle_api.connect(settings).submissions()}
+    rows = ledger.read(settings["ledger"])
+    for row in rows:
+        found = remote.get(int(row["kaggle_ref"])) if row["kaggle_ref"].isdigit() else None
+        if found is not None:
+            row["status"] = found.status.name.lower()
+            row["public_score"] = found.public_score or ""
+    ledger.rewrite(settings["ledger"], rows)
+
+    known = {int(r["kaggle_ref"]) for r in rows if r["kaggle_ref"].isdigit()}
+    table = [(r["time"][:16], r["file"].rsplit("/", 1)[-1], r["model"], r["holdout_accuracy"],
+              r["public_score"], r["status"]) for r in rows if r["kaggle_ref"].isdigit()]
+    table += [(str(s.date)[:16], s.file_name, "?", "", s.public_score or "",
+               s.status.name.lower()) for ref, s in remote.items() if ref not in known]
+    print(render(table))
+
+
+def render(table: list[tuple]) -> str:
+    header = ("date", "file", "model", "holdout", "public", "gap", "status")
+    lines = []
+    for date, name, model, holdout, public, status in sorted(table, reverse=True):
+        gap = f"{float(public) - float(holdout):+.5f}" if holdout and public else ""
+        lines.append((date, name, model, holdout, public, gap, status))
+    if not lines:
+        return "no submissions yet: `make submit` sends the newest one"
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
+    fmt = "  ".join(f"{{:{w}}}" for w in widths)
+    return "\n".join(fmt.format(*row) for row in [header, *lines])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,115 @@
+"""`make submit`: send a submission file to Kaggle, once, and record the attempt.
+
+    python scripts/submit.py [--file F] [--message M] [--force] [--dry-run] [overrides...]
+
+The file is validated before any network call; a file whose sha256 was already submitted is
+refused unless --force; the daily allowance is checked first; the attempt is appended to the
+ledger whatever its outcome once Kaggle was contacted. A submission is never retried: after a
+failure whose outcome is unknown, `make scores` shows whether Kaggle recorded it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from . import cli_config, kaggle_api, ledger, submission
+from .errors import HarnessError, SubmissionError, exit_on_error
+
+
+@exit_on_error
+def main(argv: list[str]) -> int | None:
+    parser = argparse.ArgumentParser(prog="make submit", description=__doc__.splitlines()[0])
+    parser.add_argument("--file", help="default: the newest file in submission.dir")
+    parser.add_argument("--message", help="default: built from the run that wrote the file")
+    parser.add_argument("--force", action="store_true", help="send a file already submitted")
+    parser.add_argument("--dry-run", action="store_true", help="do everything but send")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. kaggle.timeout=30")
+    args = parser.parse_args(argv)
+    cfg = cli_config.load(args.overrides)
+    settings = OmegaConf.to_container(cfg.kaggle)
+
+    path = Path(args.file) if args.file else submission.newest(cfg.submission.dir)
+    submission.read(path, settings["test_rows"])  # before any network call
+    digest = _sha256(path)
+    earlier = [row for row in ledger.read(settings["ledger"])
+               if row["sha256"] == digest and row["status"] in ("submitted", "complete")]
+    if earlier and not args.force:
+        first = earlier[0]
+        raise SubmissionError(f"{path} was already submitted on {first['time']} (Kaggle ref "
+                              f"{first['kaggle_ref']}): --force (FORCE=1) sends it again")
+    run = find_run(path, settings["run_dirs"])
+    message = args.message or describe(path, run)
+    row = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "file": str(path),
+           "sha256": digest, "message": message, **run}
+
+    if args.dry_run and kaggle_api.credentials_source() is None:
+        print(f"dry run: {path} is valid; message: {message}")
+        print("dry run: no Kaggle credentials, so a real submit would stop here")
+        return None
+    client = kaggle_api.connect(settings)
+    try:
+        allowed = client.allowed_now()
+        if allowed <= 0:
+            raise kaggle_api.KaggleError(
+                f"the daily submission limit of {settings['competition']} is reached: "
+                "try again after midnight UTC")
+        if args.dry_run:
+            print(f"dry run: would submit {path} ({allowed} submissions left today); "
+                  f"message: {message}")
+            return None
+        ref = client.submit(path, message)
+    except HarnessError as err:
+        if not args.dry_run:
+            ledger.append(settings["ledger"], {**row, "status": f"failed: {err}"})
+        raise
+    ledger.append(settings["ledger"], {**row, "kaggle_ref": ref, "status": "submitted"})
+    print(f"submitted {path} to {settings['competition']} (ref {ref}); {allowed - 1} "
+          "submissions left today; `make scores` fetches its public score")
+    return ref
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def find_run(path: Path, run_dirs: list[str]) -> dict:
+    """What the run that wrote `path` recorded in its metrics.json (empty if none did)."""
+    target = path.resolve()
+    for root in map(Path, run_dirs):
+        for metrics_file in root.glob("**/metrics.json") if root.is_dir() else []:
+            try:
+                metrics = json.loads(metrics_file.read_text())
+            except (OSError, ValueError):
+                continue
+            if Path(metrics.get("submission", "")).resolve() == target:
+                accuracy = metrics.get("holdout_accuracy")
+                return {
+                    "run_dir": str(metrics_file.parent), "model": metrics.get("model", ""),
+                    "overrides": " ".join(metrics.get("overrides", [])),
+                    "git_commit": (metrics.get("git") or {}).get("commit") or "",
+                    "holdout_accuracy": "" if accuracy is None else f"{accuracy:.5f}",
+                }
+    return {}
+
+
+def describe(path: Path, run: dict) -> str:
+    """A Kaggle description a person can read in the submissions list."""
+    if not run:
+        return path.name
+    parts = [run["model"]]
+    if run["holdout_accuracy"]:
+        parts.append(f"holdout {run['holdout_accuracy']}")
+    else:
+        parts.append("all rows")
+    if run["overrides"]:
+        parts.append(run["overrides"])
+    if run["git_commit"]:
+        parts.append(f"commit {run['git_commit'][:8]}")
+    return "; ".join(parts)

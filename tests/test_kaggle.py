@@ -1,0 +1,394 @@
+"""make data SOURCE=kaggle, make submit and make scores, with the real `kaggle` client against
+the stand-in server in tests/kaggle_stub.py. Each failure class ends in one line, a non-zero
+exit, and the ledger and data dir as they were."""
+
+import csv
+import json
+import os
+import shutil
+import socket
+
+import numpy as np
+import pytest
+
+from src import submission
+from tests.helpers import ROOT, make_data_dir, one_line_error, run_module
+from tests.kaggle_stub import KaggleStub
+
+SECRET = "stub-key-5EcReT-7f3a9c"
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A stand-in Kaggle serving tiny data, and a user with a home of their own."""
+    source = make_data_dir(tmp_path / "kaggle-side")
+    key = np.loadtxt(tmp_path / "kaggle-side" / "answer_key" / "key.csv", delimiter=",",
+                     skiprows=1, dtype=int)[:, 1]
+    stub = KaggleStub(source, key, api_key=SECRET)
+    stub.start()
+    home = tmp_path / "home"
+    (home / ".kaggle").mkdir(parents=True)
+    world = World(stub, tmp_path, home)
+    yield world
+    stub.stop()
+
+
+class World:
+    def __init__(self, stub, root, home):
+        self.stub, self.root, self.home = stub, root, home
+        self.data_dir = root / "user" / "digit-recognizer"
+        self.subs = root / "user" / "submissions"
+        self.ledger = self.subs / "ledger.csv"
+        self.creds = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": SECRET}
+
+    def env(self, creds=True, **extra):
+        """Only this world's settings: no real ~/.kaggle, no credentials from outside."""
+        env = {"HOME": str(self.home), "KAGGLE_CONFIG_DIR": str(self.home / ".kaggle"),
+               **self.stub.client_env(), "KAGGLE_USERNAME": "", "KAGGLE_KEY": "",
+               "KAGGLE_API_TOKEN": ""}
+        if creds:
+            env.update(self.creds)
+        return {**env, **extra}
+
+    def overrides(self):
+        rows = {"train": 300, "test": 120, "sample_submission": 120}
+        return [f"data.dir={self.data_dir}", f"submission.dir={self.subs}",
+                "kaggle.test_rows=120", "kaggle.timeout=5", "kaggle.backoff=0.1",
+                f"kaggle.run_dirs=[{self.root / 'runs'}]",
+                *(f"kaggle.expected_rows.{k}={v}" for k, v in rows.items())]
+
+    def download(self, *args, **env):
+        return run_module("scripts.download", "data.source=kaggle", *self.overrides(), *args,
+                          env=self.env(**env))
+
+    def submit(self, *args, **env):
+        return run_module("scripts.submit", *args, *self.overrides(), env=self.env(**env))
+
+    def scores(self, **env):
+        return run_module("scripts.scores", *self.overrides(), env=self.env(**env))
+
+    def a_submission(self, labels=None):
+        labels = np.zeros(120, int) if labels is None else labels
+        return submission.write(submission.build(labels), self.subs, "sub", 120)
+
+    def ledger_rows(self):
+        if not self.ledger.exists():
+            return []
+        with open(self.ledger, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+
+# --- download -------------------------------------------------------------------------------
+
+def test_download_extracts_kaggles_files(world):
+    result = world.download()
+    assert result.returncode == 0, result.stderr
+    for name in ("train.csv", "test.csv", "sample_submission.csv"):
+        assert (world.data_dir / name).read_bytes() == (world.stub.data_dir / name).read_bytes()
+    manifest = (world.data_dir / "manifest.json").read_text()
+    assert '"source": "kaggle"' in manifest and "answer_key" not in manifest
+    assert "POST DownloadDataFiles" in world.stub.calls
+    assert sorted(p.name for p in world.data_dir.iterdir()) == [
+        "manifest.json", "sample_submission.csv", "test.csv", "train.csv"]
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("zipslip", ["../escaped.csv", "outside the data dir"]),
+    ("truncated", ["not a zip"]),
+    ("not-a-zip", ["not a zip"]),
+    ("missing-file", ["lacks test.csv"]),
+])
+def test_bad_archives_are_refused_and_nothing_lands(world, mode, words):
+    world.stub.zip_mode = mode
+    message = one_line_error(world.download())
+    for word in words:
+        assert word in message, message
+    assert not world.data_dir.exists()
+    assert not list(world.root.rglob("escaped.csv"))
+
+
+def test_wrong_row_count_is_refused(world):
+    message = one_line_error(world.download("kaggle.expected_rows.train=42000"))
+    assert "300 rows, expected 42000" in message
+
+
+def test_a_failed_download_keeps_the_old_data(world):
+    assert world.download().returncode == 0
+    before = {p.name: p.read_bytes() for p in world.data_dir.iterdir()}
+    world.stub.zip_mode = "truncated"
+    one_line_error(world.download("--force"))
+    assert {p.name: p.read_bytes() for p in world.data_dir.iterdir()} == before
+
+
+def test_download_retries_a_server_error(world):
+    world.stub.fail("DownloadDataFiles", 503, times=2)
+    result = world.download()
+    assert result.returncode == 0, result.stderr
+    assert world.stub.calls.count("POST DownloadDataFiles") == 3
+
+
+def test_auto_uses_kaggle_when_credentials_exist(world):
+    result = run_module("scripts.download", *world.overrides(), env=world.env())
+    assert result.returncode == 0, result.stderr
+    assert '"source": "kaggle"' in (world.data_dir / "manifest.json").read_text()
+
+
+def test_auto_without_credentials_uses_the_replica_and_says_so(world, tmp_path):
+    from tests.test_replica import fake_wheel, settings_for
+
+    wheel, _ = fake_wheel(tmp_path / "w.whl")
+    s = settings_for(wheel, tmp_path)
+    result = run_module("scripts.download", *world.overrides(),
+                        f"data.replica.wheel_file={wheel}", f"data.replica.sha256={s['sha256']}",
+                        "data.replica.train_rows=60", f"data.replica.key_dir={tmp_path / 'k'}",
+                        env=world.env(creds=False))
+    assert result.returncode == 0, result.stderr
+    assert "no Kaggle credentials" in result.stdout and "replica" in result.stdout
+    assert world.stub.calls == []
+
+
+def test_auto_with_bad_credentials_fails_rather_than_falling_back(world):
+    result = run_module("scripts.download", *world.overrides(),
+                        env=world.env(KAGGLE_KEY="wrong-key-123"))
+    assert "401" in one_line_error(result)
+    assert not world.data_dir.exists()
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+def test_missing_credentials_say_where_to_put_them(world):
+    message = one_line_error(world.download(creds=False))
+    assert "kaggle.json" in message and "kaggle.com/settings" in message
+    assert world.stub.calls == []
+
+
+def test_kaggle_json_is_read_and_a_loose_one_is_warned_about(world):
+    kaggle_json = world.home / ".kaggle" / "kaggle.json"
+    kaggle_json.write_text(f'{{"username": "tester", "key": "{SECRET}"}}')
+    kaggle_json.chmod(0o644)
+    result = world.download(creds=False)
+    assert result.returncode == 0, result.stderr
+    assert f"chmod 600 {kaggle_json}" in result.stderr
+    kaggle_json.chmod(0o600)
+    result = world.download("--force", creds=False)
+    assert result.returncode == 0 and "chmod" not in result.stderr
+
+
+def test_access_token_is_used(world):
+    world.stub.token = "token-abc-123456"
+    result = world.download(creds=False, KAGGLE_API_TOKEN="token-abc-123456")
+    assert result.returncode == 0, result.stderr
+
+
+# --- failures -------------------------------------------------------------------------------
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+FAILURES = {
+    "401 bad credentials": ({"KAGGLE_KEY": "not-the-key-999"}, None, ["401", "credentials"]),
+    "403 rules": ({}, "rules", ["403", "accept", "rules"]),
+    "404 competition": ({}, "404", ["not found", "kaggle.competition"]),
+    "429 rate limit": ({}, 429, ["429", "rate limited"]),
+    "500 server": ({}, 500, ["server error 500"]),
+    "connection refused": ("refused", None, ["cannot reach Kaggle"]),
+    "timeout": ({}, "hang", ["did not answer within 5 s"]),
+}
+
+
+def arrange(world, failure, method):
+    env, action, _ = FAILURES[failure]
+    extra_args = []
+    if env == "refused":
+        port = closed_port()
+        env = {k: f"http://127.0.0.1:{port}" for k in
+               ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")}
+    if action == "rules":
+        world.stub.rules_accepted = False
+    elif action == "404":
+        extra_args.append("kaggle.competition=digit-recogniser")
+    elif action == "hang":
+        world.stub.fail(method, hang=8, times=10)
+    elif action:
+        world.stub.fail(method, action, times=10)
+    return env, extra_args
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_download_failures_are_one_line(world, failure):
+    env, args = arrange(world, failure, "DownloadDataFiles")
+    message = one_line_error(world.download(*args, "kaggle.retries=1", **env))
+    for word in FAILURES[failure][2]:
+        assert word in message, message
+    assert not world.data_dir.exists()
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_submit_failures_are_one_line_and_recorded(world, failure):
+    sub = world.a_submission()
+    env, args = arrange(world, failure, "CreateSubmission")
+    message = one_line_error(world.submit("--file", str(sub), *args, **env))
+    for word in FAILURES[failure][2]:
+        assert word in message, message
+    assert world.stub.calls.count("POST CreateSubmission") <= 1  # never sent twice
+    assert all(row["status"].startswith("failed") for row in world.ledger_rows())
+    assert sub.exists()
+
+
+def test_scores_failure_is_one_line_and_keeps_the_ledger(world):
+    sub = world.a_submission()
+    assert world.submit("--file", str(sub)).returncode == 0
+    before = world.ledger.read_bytes()
+    world.stub.fail("ListSubmissions", 500, times=10)
+    assert "server error 500" in one_line_error(world.scores())
+    assert world.ledger.read_bytes() == before
+
+
+# --- submit ---------------------------------------------------------------------------------
+
+def test_submit_sends_records_and_scores(world):
+    sub = world.a_submission(np.arange(120) % 10)
+    result = world.submit("--file", str(sub), "--message", "first try")
+    assert result.returncode == 0, result.stderr
+    assert "ref 1000" in result.stdout and "4 submissions left today" in result.stdout
+    [row] = world.ledger_rows()
+    assert row["file"] == str(sub) and row["kaggle_ref"] == "1000"
+    assert row["status"] == "submitted" and row["message"] == "first try"
+    assert len(row["sha256"]) == 64 and row["public_score"] == ""
+
+    result = world.scores()
+    assert result.returncode == 0, result.stderr
+    [row] = world.ledger_rows()
+    expected = world.stub.score(sub.read_bytes())[1]
+    assert row["status"] == "complete" and row["public_score"] == expected
+    assert "sub.csv" in result.stdout and expected in result.stdout
+
+
+def test_message_describes_the_run_that_wrote_the_file(world, tiny_data):
+    from tests.helpers import train
+
+    out = world.root / "runs"
+    result = train(tiny_data, out, "model=logreg")
+    assert result.returncode == 0, result.stderr
+    sub = submission.newest(out / "submissions")
+    assert world.submit("--file", str(sub)).returncode == 0, world.stub.calls
+    [row] = world.ledger_rows()
+    metrics = json.loads((out / "run" / "metrics.json").read_text())
+    assert row["model"] == "logreg" and row["run_dir"] == str(out / "run")
+    assert row["holdout_accuracy"] == f"{metrics['holdout_accuracy']:.5f}"
+    assert row["git_commit"] == metrics["git"]["commit"] and "model=logreg" in row["overrides"]
+    assert row["message"].startswith(f"logreg; holdout {row['holdout_accuracy']}")
+    assert world.stub.submissions[0]["description"] == row["message"]
+
+    gap_table = world.scores().stdout
+    assert "logreg" in gap_table and "gap" in gap_table
+
+
+def test_the_same_file_is_not_sent_twice_unless_forced(world):
+    sub = world.a_submission()
+    assert world.submit("--file", str(sub)).returncode == 0
+    message = one_line_error(world.submit("--file", str(sub)))
+    assert "already submitted" in message and "FORCE=1" in message
+    assert len(world.stub.submissions) == 1
+    assert world.submit("--file", str(sub), "--force").returncode == 0
+    assert len(world.stub.submissions) == 2
+
+
+def test_daily_limit_is_checked_before_sending(world):
+    world.stub.daily_limit = 1
+    assert world.submit("--file", str(world.a_submission())).returncode == 0
+    other = world.a_submission(np.ones(120, int))
+    message = one_line_error(world.submit("--file", str(other)))
+    assert "daily submission limit" in message
+    assert world.stub.calls.count("POST StartSubmissionUpload") == 1
+    assert world.ledger_rows()[-1]["status"].startswith("failed")
+
+
+def test_limit_is_counted_when_the_limits_endpoint_is_missing(world):
+    world.stub.fail("GetSubmissionLimits", 404, times=10)
+    assert world.submit("--file", str(world.a_submission()), "kaggle.daily_limit=2").returncode == 0
+    other = world.a_submission(np.ones(120, int))
+    result = world.submit("--file", str(other), "kaggle.daily_limit=1")
+    assert "daily submission limit" in one_line_error(result)
+    assert len(world.stub.submissions) == 1
+
+
+def test_limit_reported_by_create_submission_is_one_line(world):
+    world.stub.fail("CreateSubmission", 400, "Your team has used its submission allowance (5)")
+    message = one_line_error(world.submit("--file", str(world.a_submission())))
+    assert "daily submission limit" in message
+
+
+def test_a_failed_upload_is_a_failure(world):
+    world.stub.upload_status = 500
+    message = one_line_error(world.submit("--file", str(world.a_submission())))
+    assert "upload" in message and "failed" in message
+    assert "POST CreateSubmission" not in world.stub.calls
+    assert world.ledger_rows()[-1]["status"].startswith("failed")
+
+
+def test_server_error_on_create_is_not_retried_and_says_check_scores(world):
+    world.stub.fail("CreateSubmission", 500)
+    message = one_line_error(world.submit("--file", str(world.a_submission())))
+    assert "make scores" in message
+    assert world.stub.calls.count("POST CreateSubmission") == 1
+
+
+def test_invalid_file_is_refused_before_any_network_call(world):
+    bad = world.subs / "bad.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("ImageId,Label\n1,3\n")
+    assert "expected 120" in one_line_error(world.submit("--file", str(bad)))
+    assert world.stub.calls == [] and not world.ledger.exists()
+
+
+def test_dry_run_sends_nothing(world):
+    result = world.submit("--file", str(world.a_submission()), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would submit" in result.stdout and "5 submissions left" in result.stdout
+    assert "POST StartSubmissionUpload" not in world.stub.calls
+    assert not world.ledger.exists()
+
+
+def test_ledger_survives_a_torn_last_row(world):
+    assert world.submit("--file", str(world.a_submission())).returncode == 0
+    with open(world.ledger, "a") as fh:
+        fh.write("2026-01-01T00:00:00+00:00,half a ro")  # a crash mid-append
+    assert world.submit("--file", str(world.a_submission(np.ones(120, int)))).returncode == 0
+    assert world.scores().returncode == 0
+    assert [r["kaggle_ref"] for r in world.ledger_rows() if r["kaggle_ref"]] == ["1000", "1001"]
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+def test_no_secret_reaches_any_output_or_file(world):
+    results = [world.download(), world.submit("--file", str(world.a_submission())),
+               world.scores(), world.download("--force", KAGGLE_KEY=SECRET + "x")]
+    world.stub.fail("CreateSubmission", 500)
+    results.append(world.submit("--file", str(world.a_submission(np.ones(120, int)))))
+    for result in results:
+        assert SECRET not in result.stdout + result.stderr
+    for path in world.root.rglob("*"):
+        if path.is_file() and world.home not in path.parents:
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_stub_runs_by_hand(world):
+    """`python -m tests.kaggle_stub` prints how to point the client at it."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.kaggle_stub", "--data", str(world.stub.data_dir),
+         "--key", str(world.stub.data_dir.parent / "answer_key" / "key.csv")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        first = proc.stdout.readline()
+        assert "Kaggle stand-in on 127.0.0.1:" in first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    shutil.rmtree(world.root / "nothing", ignore_errors=True)
