@@ -17,6 +17,7 @@ def main(argv: list[str]) -> None:
     settings = OmegaConf.to_container(cfg.kaggle)
     remote = {int(s.ref): s for s in kaggle_api.connect(settings).submissions()}
     rows = ledger.read(settings["ledger"])
+    reconcile(rows, remote)
     for row in rows:
         found = remote.get(int(row["kaggle_ref"])) if row["kaggle_ref"].isdigit() else None
         if found is not None:
@@ -30,6 +31,20 @@ def main(argv: list[str]) -> None:
     table += [(str(s.date)[:16], s.file_name, "?", "", s.public_score or "",
                s.status.name.lower()) for ref, s in remote.items() if ref not in known]
     print(render(table))
+
+
+def reconcile(rows: list[dict], remote: dict) -> None:
+    """Give a ref to each attempt whose outcome was unknown and that Kaggle did record,
+    matched by its description, oldest first."""
+    taken = {int(r["kaggle_ref"]) for r in rows if r["kaggle_ref"].isdigit()}
+    for row in rows:
+        if row["kaggle_ref"] or not row["status"].startswith("unknown"):
+            continue
+        for ref, found in sorted(remote.items()):
+            if ref not in taken and found.description == row["message"]:
+                row["kaggle_ref"] = str(ref)
+                taken.add(ref)
+                break
 
 
 def render(table: list[tuple]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from . import cli_config, kaggle_api, ledger, submission
-from .errors import HarnessError, SubmissionError, exit_on_error
+from .errors import SubmissionError, exit_on_error
 
 
 @exit_on_error
@@ -37,12 +37,14 @@ def main(argv: list[str]) -> int | None:
     path = Path(args.file) if args.file else submission.newest(cfg.submission.dir)
     submission.read(path, settings["test_rows"])  # before any network call
     digest = _sha256(path)
-    earlier = [row for row in ledger.read(settings["ledger"])
-               if row["sha256"] == digest and row["status"] in ("submitted", "complete")]
+    # Sent before: anything Kaggle gave a ref, or whose outcome is unknown.
+    earlier = [row for row in ledger.read(settings["ledger"]) if row["sha256"] == digest
+               and (row["kaggle_ref"] or row["status"].startswith("unknown"))]
     if earlier and not args.force:
         first = earlier[0]
-        raise SubmissionError(f"{path} was already submitted on {first['time']} (Kaggle ref "
-                              f"{first['kaggle_ref']}): --force (FORCE=1) sends it again")
+        ref = f"Kaggle ref {first['kaggle_ref']}" if first["kaggle_ref"] else first["status"]
+        raise SubmissionError(f"{path} was already submitted on {first['time']} ({ref}): "
+                              "--force (FORCE=1) sends it again")
     run = find_run(path, settings["run_dirs"])
     message = args.message or describe(path, run)
     row = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "file": str(path),
@@ -55,22 +57,27 @@ def main(argv: list[str]) -> int | None:
     client = kaggle_api.connect(settings)
     try:
         allowed = client.allowed_now()
-        if allowed <= 0:
+        if allowed is not None and allowed <= 0:
             raise kaggle_api.KaggleError(
                 f"the daily submission limit of {settings['competition']} is reached: "
                 "try again after midnight UTC")
+        left = "unknown" if allowed is None else str(allowed)
         if args.dry_run:
-            print(f"dry run: would submit {path} ({allowed} submissions left today); "
+            print(f"dry run: would submit {path} ({left} submissions left today); "
                   f"message: {message}")
             return None
         ref = client.submit(path, message)
-    except HarnessError as err:
+    except kaggle_api.KaggleError as err:
         if not args.dry_run:
-            ledger.append(settings["ledger"], {**row, "status": f"failed: {err}"})
+            # A transient failure may come after Kaggle recorded the file: `make scores`
+            # matches such a row to the submission by its message.
+            status = "unknown" if err.transient else "failed"
+            ledger.append(settings["ledger"], {**row, "status": f"{status}: {err}"})
         raise
     ledger.append(settings["ledger"], {**row, "kaggle_ref": ref, "status": "submitted"})
-    print(f"submitted {path} to {settings['competition']} (ref {ref}); {allowed - 1} "
-          "submissions left today; `make scores` fetches its public score")
+    left = "" if allowed is None else f"{allowed - 1} submissions left today; "
+    print(f"submitted {path} to {settings['competition']} (ref {ref}); {left}"
+          "`make scores` fetches its public score")
     return ref
 
 
@@ -108,8 +115,9 @@ def describe(path: Path, run: dict) -> str:
         parts.append(f"holdout {run['holdout_accuracy']}")
     else:
         parts.append("all rows")
-    if run["overrides"]:
-        parts.append(run["overrides"])
+    others = [o for o in run["overrides"].split() if not o.startswith("model=")]
+    if others:
+        parts.append(" ".join(others))
     if run["git_commit"]:
         parts.append(f"commit {run['git_commit'][:8]}")
     return "; ".join(parts)

@@ -47,7 +47,9 @@ def make_data_dir(root: Path, n_train: int = 300, n_test: int = 120) -> Path:
 
 def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 600,
                env: dict | None = None):
+    """Run `python -m module args` in a subprocess; `env` adds variables (None removes one)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HYDRA_FULL_ERROR": "0", **(env or {})}
+    env = {name: value for name, value in env.items() if value is not None}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

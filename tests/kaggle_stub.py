@@ -45,11 +45,15 @@ class KaggleStub:
         self.competition = competition
         self.daily_limit = daily_limit
         self.rules_accepted = True
-        self.zip_mode = "good"  # good | truncated | zipslip | missing-file | not-a-zip
+        # good | truncated | zipslip | missing-file | not-a-zip | bad-crc | bad-header
+        self.zip_mode = "good"
+        self.record_then_fail = False  # CreateSubmission records the file, then answers 500
         self.upload_status = 200
         self.failures: dict[str, list[dict]] = {}
         self.submissions: list[dict] = []
         self.blobs: dict[str, bytes] = {}
+        self.upload_names: dict[str, str] = {}
+        self.echo_credentials = False  # a careless server that repeats the key in errors
         self.calls: list[str] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -95,10 +99,15 @@ class KaggleStub:
             for name in FILES:
                 if self.zip_mode == "missing-file" and name == "test.csv":
                     continue
-                zf.write(self.data_dir / name, name)
+                data = (self.data_dir / name).read_bytes()
+                if self.zip_mode == "bad-header" and name == "train.csv":
+                    data = data.replace(b"label,", b"digit,", 1)
+                zf.writestr(name, data)
             if self.zip_mode == "zipslip":
                 zf.writestr("../escaped.csv", "ImageId,Label\n")
         raw = buffer.getvalue()
+        if self.zip_mode == "bad-crc":  # one flipped byte inside the first member's data
+            raw = raw[:100] + bytes([raw[100] ^ 0xFF]) + raw[101:]
         if self.zip_mode == "truncated":
             return raw[: len(raw) // 2]
         if self.zip_mode == "not-a-zip":
@@ -194,7 +203,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(min(action["hang"], MAX_HANG))
             return self._error(504, "stub: hung")
         if action:
-            return self._error(action["status"], action["message"])
+            message = action["message"]
+            if stub.echo_credentials:
+                message += f" (key {stub.api_key})"
+            return self._error(action["status"], message)
         if path == INTROSPECT:
             token = json.loads(body or b"{}").get("token")
             active = bool(stub.token) and token == stub.token
@@ -202,7 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith(API):
             return self._error(404, f"unknown endpoint {path}")
         if not self._authorized():
-            return self._error(401, "Unauthenticated")
+            said = self.headers.get("Authorization", "") if self.owner.echo_credentials else ""
+            return self._error(401, f"Unauthenticated {said}".strip())
         request = json.loads(body or b"{}")
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
@@ -227,6 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api_StartSubmissionUpload(self, request):
         token = f"blob-{len(self.owner.blobs) + 1}-{int(time.time() * 1000)}"
+        self.owner.upload_names[token] = request.get("fileName", "submission.csv")
         self._json(200, {"token": token, "createUrl": f"http://localhost/upload/{token}"})
 
     def _api_CreateSubmission(self, request):
@@ -241,10 +255,13 @@ class _Handler(BaseHTTPRequestHandler):
             status, score = stub.score(blob)
             ref = 1000 + len(stub.submissions)
             stub.submissions.append({
-                "ref": ref, "fileName": f"submission-{ref}.csv",
+                "ref": ref,
+                "fileName": stub.upload_names.get(request.get("blobFileTokens"), "?"),
                 "when": datetime.now(UTC), "description": request.get("submissionDescription", ""),
                 "status": status, "publicScore": score, "privateScore": "",
             })
+        if stub.record_then_fail:
+            return self._error(500, "stub: recorded, then failed to answer")
         self._json(200, {"message": "Successfully submitted to Digit Recognizer", "ref": ref})
 
     def _submission_json(self, s):
@@ -264,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_GetSubmissionLimits(self, request):
         stub = self.owner
         today = stub.submissions_today()
+        if not stub.rules_accepted:  # Kaggle reports zeros for a user not on a team yet
+            return self._json(200, {"numToday": 0, "numTotal": 0, "numAllowedNow": 0,
+                                    "limitedByTotal": False})
         self._json(200, {"numToday": today, "numTotal": len(stub.submissions),
                          "numAllowedNow": max(stub.daily_limit - today, 0),
                          "limitedByTotal": False})

@@ -5,7 +5,7 @@ exit, and the ledger and data dir as they were."""
 import csv
 import json
 import os
-import shutil
+import select
 import socket
 
 import numpy as np
@@ -44,8 +44,8 @@ class World:
     def env(self, creds=True, **extra):
         """Only this world's settings: no real ~/.kaggle, no credentials from outside."""
         env = {"HOME": str(self.home), "KAGGLE_CONFIG_DIR": str(self.home / ".kaggle"),
-               **self.stub.client_env(), "KAGGLE_USERNAME": "", "KAGGLE_KEY": "",
-               "KAGGLE_API_TOKEN": ""}
+               **self.stub.client_env(), "KAGGLE_USERNAME": None, "KAGGLE_KEY": None,
+               "KAGGLE_API_TOKEN": None, "XDG_CONFIG_HOME": None, "VERBOSE": None}
         if creds:
             env.update(self.creds)
         return {**env, **extra}
@@ -97,6 +97,8 @@ def test_download_extracts_kaggles_files(world):
     ("truncated", ["not a zip"]),
     ("not-a-zip", ["not a zip"]),
     ("missing-file", ["lacks test.csv"]),
+    ("bad-crc", ["corrupt"]),
+    ("bad-header", ["train.csv does not start with Kaggle's header"]),
 ])
 def test_bad_archives_are_refused_and_nothing_lands(world, mode, words):
     world.stub.zip_mode = mode
@@ -162,22 +164,39 @@ def test_missing_credentials_say_where_to_put_them(world):
     assert world.stub.calls == []
 
 
-def test_kaggle_json_is_read_and_a_loose_one_is_warned_about(world):
-    kaggle_json = world.home / ".kaggle" / "kaggle.json"
+def test_kaggle_json_in_the_config_dir_is_read_and_a_loose_one_is_warned_about(world):
+    config = world.root / "elsewhere"  # not under HOME: only KAGGLE_CONFIG_DIR leads here
+    config.mkdir()
+    kaggle_json = config / "kaggle.json"
     kaggle_json.write_text(f'{{"username": "tester", "key": "{SECRET}"}}')
     kaggle_json.chmod(0o644)
-    result = world.download(creds=False)
+    result = run_module("scripts.download", *world.overrides(),  # auto: picks kaggle
+                        env=world.env(creds=False, KAGGLE_CONFIG_DIR=str(config)))
     assert result.returncode == 0, result.stderr
-    assert f"chmod 600 {kaggle_json}" in result.stderr
+    assert '"source": "kaggle"' in (world.data_dir / "manifest.json").read_text()
+    assert result.stderr.count(f"chmod 600 {kaggle_json}") == 1
     kaggle_json.chmod(0o600)
-    result = world.download("--force", creds=False)
+    result = world.download("--force", creds=False, KAGGLE_CONFIG_DIR=str(config))
     assert result.returncode == 0 and "chmod" not in result.stderr
 
 
-def test_access_token_is_used(world):
+@pytest.mark.parametrize("where", ["KAGGLE_API_TOKEN", "~/.kaggle/access_token"])
+def test_access_token_is_used(world, where):
     world.stub.token = "token-abc-123456"
-    result = world.download(creds=False, KAGGLE_API_TOKEN="token-abc-123456")
+    env = {}
+    if where == "KAGGLE_API_TOKEN":
+        env["KAGGLE_API_TOKEN"] = world.stub.token
+    else:
+        (world.home / ".kaggle" / "access_token").write_text(world.stub.token)
+    result = world.download(creds=False, **env)
     assert result.returncode == 0, result.stderr
+    assert "POST /api/v1/security.OAuthService/IntrospectToken" in world.stub.calls
+
+
+def test_a_token_kaggle_rejects_is_not_called_missing(world):
+    world.stub.token = "the-real-token-1"
+    message = one_line_error(world.download(creds=False, KAGGLE_API_TOKEN="a-stale-token-2"))
+    assert "did not accept the credentials from KAGGLE_API_TOKEN" in message
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -234,7 +253,9 @@ def test_submit_failures_are_one_line_and_recorded(world, failure):
     for word in FAILURES[failure][2]:
         assert word in message, message
     assert world.stub.calls.count("POST CreateSubmission") <= 1  # never sent twice
-    assert all(row["status"].startswith("failed") for row in world.ledger_rows())
+    if world.stub.calls:  # Kaggle was reached: the attempt is on record, and only it
+        [row] = world.ledger_rows()
+        assert row["status"].startswith(("failed", "unknown")) and not row["kaggle_ref"]
     assert sub.exists()
 
 
@@ -307,13 +328,33 @@ def test_daily_limit_is_checked_before_sending(world):
     assert world.ledger_rows()[-1]["status"].startswith("failed")
 
 
-def test_limit_is_counted_when_the_limits_endpoint_is_missing(world):
-    world.stub.fail("GetSubmissionLimits", 404, times=10)
-    assert world.submit("--file", str(world.a_submission()), "kaggle.daily_limit=2").returncode == 0
-    other = world.a_submission(np.ones(120, int))
-    result = world.submit("--file", str(other), "kaggle.daily_limit=1")
-    assert "daily submission limit" in one_line_error(result)
+def test_a_user_who_has_not_joined_hears_about_the_rules(world):
+    world.stub.rules_accepted = False  # Kaggle then reports all-zero limits
+    message = one_line_error(world.submit("--file", str(world.a_submission())))
+    assert "403" in message and "rules" in message and "limit" not in message
+
+
+def test_an_unknown_outcome_blocks_a_resend_and_is_reconciled(world):
+    world.stub.record_then_fail = True
+    sub = world.a_submission()
+    assert "make scores" in one_line_error(world.submit("--file", str(sub)))
+    [row] = world.ledger_rows()
+    assert row["status"].startswith("unknown") and row["kaggle_ref"] == ""
+    assert "already submitted" in one_line_error(world.submit("--file", str(sub)))
     assert len(world.stub.submissions) == 1
+
+    world.stub.record_then_fail = False
+    assert world.scores().returncode == 0
+    [row] = world.ledger_rows()
+    assert row["kaggle_ref"] == "1000" and row["status"] == "complete"
+
+
+def test_a_scored_file_is_not_sent_again(world):
+    sub = world.a_submission()
+    assert world.submit("--file", str(sub)).returncode == 0
+    assert world.scores().returncode == 0
+    assert world.ledger_rows()[0]["status"] == "complete"
+    assert "already submitted" in one_line_error(world.submit("--file", str(sub)))
 
 
 def test_limit_reported_by_create_submission_is_one_line(world):
@@ -365,15 +406,24 @@ def test_ledger_survives_a_torn_last_row(world):
 # --- secrets --------------------------------------------------------------------------------
 
 def test_no_secret_reaches_any_output_or_file(world):
-    results = [world.download(), world.submit("--file", str(world.a_submission())),
+    world.stub.echo_credentials = True  # a server that repeats the key in its errors
+    world.stub.token = "token-SeCrEt-4d2e"
+    results = [world.download(VERBOSE="1"), world.submit("--file", str(world.a_submission())),
                world.scores(), world.download("--force", KAGGLE_KEY=SECRET + "x")]
     world.stub.fail("CreateSubmission", 500)
     results.append(world.submit("--file", str(world.a_submission(np.ones(120, int)))))
+    world.stub.fail("ListSubmissions", 503, times=10)
+    results.append(world.scores())
+    results.append(world.download("--force", creds=False, KAGGLE_API_TOKEN=world.stub.token,
+                                  VERBOSE="1"))
+    assert any("***" in r.stderr for r in results)  # the echoed key was there, and scrubbed
     for result in results:
         assert SECRET not in result.stdout + result.stderr
+        assert world.stub.token not in result.stdout + result.stderr
     for path in world.root.rglob("*"):
         if path.is_file() and world.home not in path.parents:
             assert SECRET.encode() not in path.read_bytes(), path
+            assert world.stub.token.encode() not in path.read_bytes(), path
 
 
 def test_stub_runs_by_hand(world):
@@ -386,9 +436,9 @@ def test_stub_runs_by_hand(world):
          "--key", str(world.stub.data_dir.parent / "answer_key" / "key.csv")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ})
     try:
-        first = proc.stdout.readline()
-        assert "Kaggle stand-in on 127.0.0.1:" in first
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "the stand-in printed nothing within 60 s"
+        assert "Kaggle stand-in on 127.0.0.1:" in proc.stdout.readline()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    shutil.rmtree(world.root / "nothing", ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .. import kaggle_api
@@ -56,7 +57,7 @@ def extract(archive: Path, dest: Path, expected_rows: dict[str, int]) -> dict:
             if corrupt:
                 raise DataError(f"{problem} is corrupt ({corrupt} fails its CRC); {fix}")
             contents = {name: zf.read(name) for name in HEADERS}
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise DataError(f"{problem} is truncated or corrupt ({err}); {fix}") from None
 
     stats = {}
