@@ -20,6 +20,11 @@ VERBOSITY = ("auto", 0, 1, 2)
 def check(cfg: DictConfig) -> None:
     d, t = cfg.data, cfg.trainer
     _number("data.holdout", d.holdout, lambda v: 0 <= v < 1, "a fraction in [0, 1), e.g. 0.1")
+    if d.folds is not None:
+        _integer("data.folds", d.folds, lambda v: v >= 2, "an integer >= 2 (or null: no CV)")
+        if d.holdout:
+            raise ConfigError(f"data.folds={d.folds} and data.holdout={d.holdout} together: "
+                              "cross-validation holds out each fold in turn; add data.holdout=0")
     _integer("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED,
              f"an integer in [0, {MAX_SEED}]")
     _integer("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
@@ -30,7 +35,8 @@ def check(cfg: DictConfig) -> None:
              f"an integer in [0, trainer.epochs={t.epochs}]")
     _number("trainer.label_smoothing", t.label_smoothing, lambda v: 0 <= v < 1,
             "a number in [0, 1)")
-    _integer("trainer.threads", t.threads, lambda v: v >= 0, "an integer >= 0 (0 = all cores)")
+    if cfg.threads != "auto":
+        _integer("threads", cfg.threads, lambda v: v >= 1, "auto or an integer >= 1")
     if t.schedule not in SCHEDULES:
         raise ConfigError(f"trainer.schedule={t.schedule} is not one of {', '.join(SCHEDULES)}")
     if t.verbose not in VERBOSITY:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from .atomic_io import write_bytes
 from .digits_csv import read_digits_csv
@@ -122,3 +122,19 @@ def holdout_split(train: Digits, fraction: float, seed: int) -> tuple[Digits, Di
             f"data.holdout={fraction} cannot split {len(train)} rows: {err}"
         ) from None
     return train.subset(np.sort(fit_rows)), train.subset(np.sort(holdout_rows))
+
+
+def kfold_rows(train: Digits, folds: int, seed: int) -> list[np.ndarray]:
+    """The held-out rows of each of `folds` stratified folds."""
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    try:
+        return [held for _, held in splitter.split(train.pixels, train.labels)]
+    except ValueError as err:
+        raise ConfigError(f"data.folds={folds} cannot split {len(train)} rows: {err}") from None
+
+
+def kfold_splits(train: Digits, held_rows: list[np.ndarray]) -> list[tuple[Digits, Digits]]:
+    """(fit, held-out) pairs, one per fold of `kfold_rows`."""
+    everything = np.arange(len(train))
+    return [(train.subset(np.setdiff1d(everything, held)), train.subset(held))
+            for held in held_rows]

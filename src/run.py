@@ -23,12 +23,13 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import cli_config, dataset, submission
+from . import cli_config, dataset, submission, threads
 from .atomic_io import write_bytes, write_text
 from .config_check import check
-from .errors import exit_on_error
+from .errors import HarnessError, exit_on_error
 from .models import factory, persist
 from .provenance import git_state, peak_memory_mb
 
@@ -37,23 +38,116 @@ log = logging.getLogger(__name__)
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return sweep_job(cfg)
+    return exit_on_error(train)(cfg)
 
 
-@exit_on_error
+def sweep_job(cfg: DictConfig) -> float | None:
+    """One job of a sweep: a failure is recorded in failed.json for the summary, and the
+    other jobs go on."""
+    try:
+        return train(cfg)
+    except Exception as err:  # noqa: BLE001 - any failure of one job is that job's row
+        if isinstance(err, HarnessError):
+            line = str(err)
+        else:
+            line = f"{type(err).__name__}: {err}".splitlines()[0]
+            log.exception("job failed")  # the traceback goes to this job's log
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        write_text(run_dir / "failed.json",
+                   json.dumps({"model": cfg.model.name, "error": line}, indent=2) + "\n")
+        log.error("error: %s", line)
+        return None
+
+
 def train(cfg: DictConfig) -> float | None:
     check(cfg)
-    estimator = factory.build(cfg.model.estimator)
+    cfg.threads = threads.budget(cfg.threads, HydraConfig.get().launcher)
+    threads.limit_math_libraries(cfg.threads)
+    factory.build(cfg.model.estimator)  # refuse bad estimator settings before loading data
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
 
     train_set = dataset.load_train(cfg.data.dir, cfg.data.cache)
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
-    fit_set, holdout = dataset.holdout_split(train_set, cfg.data.holdout, cfg.data.split_seed)
-    log.info("data: %d rows to fit, %s, %d test rows", len(fit_set),
-             f"{len(holdout)} held out" if holdout is not None else "no holdout", len(test_set))
+    if cfg.data.folds:
+        held_rows = dataset.kfold_rows(train_set, cfg.data.folds, cfg.data.split_seed)
+        splits = dataset.kfold_splits(train_set, held_rows)
+        log.info("data: %d-fold cross-validation over %d rows, %d test rows",
+                 cfg.data.folds, len(train_set), len(test_set))
+    else:
+        splits = [dataset.holdout_split(train_set, cfg.data.holdout, cfg.data.split_seed)]
+        fit_set, holdout = splits[0]
+        log.info("data: %d rows to fit, %s, %d test rows", len(fit_set),
+                 f"{len(holdout)} held out" if holdout is not None else "no holdout",
+                 len(test_set))
 
+    fits = [_fit(cfg, fit_set, holdout, test_set, run_dir,
+                 f"model_fold{k}" if cfg.data.folds else "model")
+            for k, (fit_set, holdout) in enumerate(splits)]
+    test_proba = np.mean([f["test_proba"] for f in fits], axis=0)  # K models vote by average
+    train_accuracy = float(np.mean([f["train_accuracy"] for f in fits]))
+    fold_accuracy = [f["holdout_accuracy"] for f in fits]
+    holdout_accuracy = None if fold_accuracy[0] is None else float(np.mean(fold_accuracy))
+
+    _save_array(run_dir / "test_proba.npy", test_proba.astype(np.float32))
+    write_text(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    if cfg.data.folds:
+        score = f"cv{cfg.data.folds}-{holdout_accuracy:.5f}"
+    else:
+        score = "full" if holdout_accuracy is None else f"holdout{holdout_accuracy:.5f}"
+    sub_path = submission.write(submission.build(test_proba.argmax(axis=1)), cfg.submission.dir,
+                                f"{stamp}_{cfg.model.name}_{score}", len(test_set))
+
+    fit_rows, holdout_rows = splits[0][0], splits[0][1]
+    metrics = {
+        "model": cfg.model.name,
+        "holdout_accuracy": holdout_accuracy,
+        "train_accuracy": train_accuracy,
+        "rows": {"fit": len(fit_rows), "holdout": 0 if holdout_rows is None else len(holdout_rows),
+                 "test": len(test_set)},
+        "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),
+        "predict_seconds": round(sum(f["predict_seconds"] for f in fits), 2),
+        "peak_memory_mb": peak_memory_mb(),
+        "threads": cfg.threads,
+        "git": git_state(Path(__file__).parent),
+        "overrides": list(HydraConfig.get().overrides.task),
+        "submission": str(sub_path),
+    }
+    if cfg.data.folds:
+        oof = np.zeros((len(train_set), test_proba.shape[1]), dtype=np.float32)
+        for rows, fit in zip(held_rows, fits, strict=True):
+            oof[rows] = fit["holdout_proba"]
+        _save_array(run_dir / "oof_proba.npy", oof)
+        metrics["cv"] = {
+            "folds": cfg.data.folds, "fold_accuracy": fold_accuracy,
+            "mean": holdout_accuracy, "std": float(np.std(fold_accuracy)),
+            "oof_accuracy": float(np.mean(oof.argmax(axis=1) == train_set.labels)),
+        }
+        log.info("cross-validation: fold accuracy %.5f +/- %.5f over %d folds (%s)",
+                 holdout_accuracy, metrics["cv"]["std"], cfg.data.folds,
+                 ", ".join(f"{a:.5f}" for a in fold_accuracy))
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    log.info("training accuracy %.5f (on the rows each model was fit on)", train_accuracy)
+    log.info("fit %.1f s, predict %.1f s, peak memory %.0f MB, run dir %s",
+             metrics["fit_seconds"], metrics["predict_seconds"], metrics["peak_memory_mb"],
+             run_dir)
+    if cfg.data.folds:
+        log.info("submission %s  mean fold accuracy %.5f", sub_path, holdout_accuracy)
+    elif holdout_accuracy is not None:
+        log.info("submission %s  holdout accuracy %.5f", sub_path, holdout_accuracy)
+    else:
+        log.info("submission %s  holdout accuracy: none (data.holdout=0, fit on all rows)",
+                 sub_path)
+    return holdout_accuracy
+
+
+def _fit(cfg, fit_set, holdout, test_set, run_dir: Path, name: str) -> dict:
+    """Fit one fresh estimator and predict what the run needs from it."""
+    estimator = factory.build(cfg.model.estimator)
     fit_kwargs = {}
     if holdout is not None and "validation_data" in inspect.signature(estimator.fit).parameters:
         fit_kwargs["validation_data"] = (holdout.pixels, holdout.labels)
@@ -62,48 +156,21 @@ def train(cfg: DictConfig) -> float | None:
     estimator.fit(fit_set.pixels, fit_set.labels, **fit_kwargs)
     fit_seconds = time.perf_counter() - start
 
-    train_accuracy = _accuracy(estimator, fit_set)
-    holdout_accuracy = _accuracy(estimator, holdout) if holdout is not None else None
-    start = time.perf_counter()
-    test_proba = estimator.predict_proba(test_set.pixels)
-    predict_seconds = time.perf_counter() - start
-
-    persist.save(estimator, run_dir)
-    _save_array(run_dir / "test_proba.npy", test_proba.astype(np.float32))
-    write_text(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    score = "full" if holdout is None else f"holdout{holdout_accuracy:.5f}"
-    sub_path = submission.write(submission.build(test_proba.argmax(axis=1)), cfg.submission.dir,
-                                f"{stamp}_{cfg.model.name}_{score}", len(test_set))
-
-    metrics = {
-        "model": cfg.model.name,
-        "holdout_accuracy": holdout_accuracy,
-        "train_accuracy": train_accuracy,
-        "rows": {"fit": len(fit_set), "holdout": 0 if holdout is None else len(holdout),
-                 "test": len(test_set)},
-        "fit_seconds": round(fit_seconds, 2),
-        "predict_seconds": round(predict_seconds, 2),
-        "peak_memory_mb": peak_memory_mb(),
-        "git": git_state(Path(__file__).parent),
-        "overrides": list(HydraConfig.get().overrides.task),
-        "submission": str(sub_path),
-    }
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    log.info("training accuracy %.5f (on the %d rows it was fit on)", train_accuracy, len(fit_set))
-    log.info("fit %.1f s, predict %.1f s, peak memory %.0f MB, run dir %s",
-             fit_seconds, predict_seconds, metrics["peak_memory_mb"], run_dir)
+    result = {"fit_seconds": fit_seconds, "holdout_accuracy": None, "holdout_proba": None,
+              "train_accuracy": _accuracy(estimator.predict_proba(fit_set.pixels), fit_set)}
     if holdout is not None:
-        log.info("submission %s  holdout accuracy %.5f", sub_path, holdout_accuracy)
-    else:
-        log.info("submission %s  holdout accuracy: none (data.holdout=0, fit on all rows)",
-                 sub_path)
-    return holdout_accuracy
+        result["holdout_proba"] = estimator.predict_proba(holdout.pixels)
+        result["holdout_accuracy"] = _accuracy(result["holdout_proba"], holdout)
+    start = time.perf_counter()
+    result["test_proba"] = estimator.predict_proba(test_set.pixels)
+    result["predict_seconds"] = time.perf_counter() - start
+    persist.save(estimator, run_dir, name)
+    return result
 
 
-def _accuracy(estimator, digits: dataset.Digits) -> float:
+def _accuracy(proba: np.ndarray, digits: dataset.Digits) -> float:
     # argmax of the class scores, exactly as the submission is made
-    return float(np.mean(estimator.predict_proba(digits.pixels).argmax(axis=1) == digits.labels))
+    return float(np.mean(proba.argmax(axis=1) == digits.labels))
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:

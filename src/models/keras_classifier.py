@@ -23,10 +23,12 @@ N_CLASSES = 10
 
 
 class KerasClassifier:
-    def __init__(self, net: Callable[..., keras.Model], trainer: dict, seed: int = 0):
+    def __init__(self, net: Callable[..., keras.Model], trainer: dict, seed: int = 0,
+                 threads: int | None = None):
         self.net = net
         self.trainer = dict(trainer)
         self.seed = seed
+        self.threads = threads  # TensorFlow intra-op threads; None: TensorFlow decides
         self.classes_ = np.arange(N_CLASSES)
 
     def __repr__(self):
@@ -37,7 +39,7 @@ class KerasClassifier:
 
     def fit(self, X, y, validation_data=None):
         t = self.trainer
-        _configure_tensorflow(t["threads"], t["deterministic"])
+        _configure_tensorflow(self.threads, t["deterministic"])
         keras.utils.set_random_seed(self.seed)
         self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
         log.info("%s: %s parameters", self.model_.name, f"{self.model_.count_params():,}")
@@ -53,6 +55,7 @@ class KerasClassifier:
         history = self.model_.fit(
             self._dataset(X, y, shuffle=True),
             epochs=t["epochs"],
+            shuffle=False,  # the tf.data pipeline shuffles, seeded
             validation_data=validation,
             verbose=_verbosity(t["verbose"]),
         )
@@ -104,11 +107,11 @@ def _learning_rate(t: dict, steps_per_epoch: int):
     )
 
 
-def _configure_tensorflow(threads: int, deterministic: bool) -> None:
+def _configure_tensorflow(threads: int | None, deterministic: bool) -> None:
     try:
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError:  # the runtime already started in this process; keep its setting
-        log.warning("trainer.threads=%s ignored: TensorFlow was already initialised", threads)
+        log.warning("threads=%s ignored: TensorFlow was already initialised", threads)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -8,10 +8,10 @@ from pathlib import Path
 import joblib
 
 
-def save(estimator, run_dir: Path) -> Path:
-    """Write `model.keras` (Keras' native archive) or `model.joblib` (scikit-learn's)."""
+def save(estimator, run_dir: Path, name: str = "model") -> Path:
+    """Write `<name>.keras` (Keras' native archive) or `<name>.joblib` (scikit-learn's)."""
     suffix = ".keras" if hasattr(estimator, "save") else ".joblib"
-    final, partial = Path(run_dir) / f"model{suffix}", Path(run_dir) / f".model.partial{suffix}"
+    final, partial = Path(run_dir) / f"{name}{suffix}", Path(run_dir) / f".{name}.partial{suffix}"
     try:
         if suffix == ".keras":
             estimator.save(partial)

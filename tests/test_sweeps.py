@@ -1,0 +1,154 @@
+"""Multirun summaries (a failed job is a row, not the end of the sweep), src.summarize on any
+sweep dir, k-fold cross-validation, and the seed_table experiment."""
+
+import csv
+import json
+import os
+import shutil
+
+import joblib
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from src import cli_config
+from tests.helpers import one_line_error, run_module
+
+
+def sweep(tiny_data, tmp_path, *overrides):
+    return run_module("src.run", "-m", f"data.dir={tiny_data}", "trainer.verbose=0",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                      f"submission.dir={tmp_path / 'subs'}", *overrides)
+
+
+def read_summary(sweep_dir):
+    with open(sweep_dir / "summary.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_failed_job_is_a_row_and_the_others_finish(tiny_data, tmp_path):
+    # holdout 0.01 of 300 rows cannot hold one row per class: that job fails when it runs
+    result = sweep(tiny_data, tmp_path, "model=logreg", "data.holdout=0.01,0.1,0.2")
+    assert result.returncode == 1
+    assert "1 of 3 jobs failed" in result.stderr
+    rows = read_summary(tmp_path / "sweep")
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed"]
+    ok, failed = [r for r in rows if r["status"] == "ok"], rows[-1]
+    assert len(ok) == 2 and all(float(r["holdout_accuracy"]) > 0.5 for r in ok)
+    assert failed["status"] == "failed" and "cannot split 300 rows" in failed["error"]
+    assert failed["data.holdout"] == "0.01" and failed["holdout_accuracy"] == ""
+    assert (tmp_path / "sweep" / "summary.md").read_text().startswith("| job |")
+    assert "sweep summary" in result.stdout and "cannot split" in result.stdout
+    assert len(list((tmp_path / "subs").glob("*.csv"))) == 2
+
+
+def test_summary_is_sorted_best_first(tiny_data, tmp_path):
+    # a learning rate of 1e-9 leaves the network at its random start: far worse
+    result = sweep(tiny_data, tmp_path, "model=nn", "trainer.epochs=2",
+                   "trainer.lr=1e-9,1e-3", "seed=1,2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    accuracies = [float(r["holdout_accuracy"]) for r in read_summary(tmp_path / "sweep")]
+    assert accuracies == sorted(accuracies, reverse=True) and len(accuracies) == 4
+    assert len(set(accuracies)) > 1  # the sweep really varied something
+
+
+def test_summarize_rebuilds_any_sweep_dir(tiny_data, tmp_path):
+    assert sweep(tiny_data, tmp_path, "model=logreg", "seed=1,2").returncode == 0
+    sweep_dir = tmp_path / "sweep"
+    before = (sweep_dir / "summary.csv").read_text()
+    (sweep_dir / "summary.csv").unlink()
+    # a job that has not finished (or whose node died) is a row too
+    unfinished = sweep_dir / "9_logreg"
+    shutil.copytree(sweep_dir / "0_logreg" / ".hydra", unfinished / ".hydra")
+    result = run_module("src.summarize", str(sweep_dir))
+    assert result.returncode == 0, result.stderr
+    rows = read_summary(sweep_dir)
+    assert [r["status"] for r in rows] == ["ok", "ok", "running"]
+    shutil.rmtree(unfinished)
+    run_module("src.summarize", str(sweep_dir))
+    assert (sweep_dir / "summary.csv").read_text() == before
+
+
+def test_summarize_refuses_a_dir_that_is_not_a_sweep(tmp_path):
+    assert "holds no sweep jobs" in one_line_error(run_module("src.summarize", str(tmp_path)))
+
+
+def test_kfold_trains_k_models_and_averages_them(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_module("src.run", "model=logreg", "data.folds=3", "data.holdout=0",
+                        f"data.dir={tiny_data}", f"hydra.run.dir={run_dir}",
+                        f"submission.dir={tmp_path / 'subs'}")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    cv = metrics["cv"]
+    assert cv["folds"] == 3 and len(cv["fold_accuracy"]) == 3
+    assert cv["mean"] == pytest.approx(np.mean(cv["fold_accuracy"]))
+    assert cv["std"] == pytest.approx(np.std(cv["fold_accuracy"]))
+    assert metrics["holdout_accuracy"] == cv["mean"]
+    oof = np.load(run_dir / "oof_proba.npy")
+    assert oof.shape == (300, 10) and (oof.sum(axis=1) > 0.99).all()  # every row predicted once
+
+    from src import dataset
+
+    test = dataset.load_test(tiny_data)
+    models = [joblib.load(run_dir / f"model_fold{k}.joblib") for k in range(3)]
+    expected = np.mean([m.predict_proba(test.pixels) for m in models], axis=0)
+    np.testing.assert_allclose(np.load(run_dir / "test_proba.npy"), expected, rtol=1e-5)
+    assert metrics["submission"].endswith(f"_logreg_cv3-{cv['mean']:.5f}.csv")
+    assert "mean fold accuracy" in result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["data.folds=3"], ["data.folds=3 and data.holdout=0.1 together"]),
+    (["data.folds=1", "data.holdout=0"], ["data.folds=1", ">= 2"]),
+])
+def test_bad_fold_settings_are_one_line(tiny_data, tmp_path, overrides, words):
+    result = run_module("src.run", "model=logreg", f"data.dir={tiny_data}", *overrides)
+    message = one_line_error(result)
+    for word in words:
+        assert word in message
+
+
+def test_seed_table_sweeps_the_seed_models():
+    with initialize_config_dir(str(cli_config.CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=seed_table"], return_hydra_config=True)
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert cfg.hydra.sweeper.params.model == "svm,logreg,nn,lenet"
+    assert cfg.data.holdout == 0.1
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_with_a_thread_budget(tiny_data, tmp_path):
+    result = sweep(tiny_data, tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                   "model=logreg", "seed=1,2,3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = read_summary(tmp_path / "sweep")
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    budgets = {json.loads((tmp_path / "sweep" / r["job"] / "metrics.json").read_text())["threads"]
+               for r in rows}
+    assert budgets == {max(1, os.cpu_count() // 2)}
+
+
+@pytest.mark.parametrize("setting, launcher, expected", [
+    ("auto", {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, "cores"),
+    ("auto", {"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": 2}, "cores//2"),
+    ("auto", {"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": -1}, 1),
+    ("auto", {"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": 1000}, 1),
+    (3, {"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": 2}, 3),
+])
+def test_thread_budget_rule(setting, launcher, expected):
+    from src import threads
+
+    cores = os.cpu_count()
+    want = {"cores": cores, "cores//2": max(1, cores // 2)}.get(expected, expected)
+    assert threads.budget(setting, launcher) == want
+
+
+def test_bad_thread_setting_is_refused(tiny_data):
+    result = run_module("src.run", "model=logreg", f"data.dir={tiny_data}", "threads=0")
+    assert "threads=0" in one_line_error(result)
+
+
+def test_unknown_launcher_is_one_line(tiny_data, tmp_path):
+    result = sweep(tiny_data, tmp_path, "hydra/launcher=nonesuch", "model=logreg")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "nonesuch" in result.stderr
