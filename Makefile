@@ -15,7 +15,7 @@ MESSAGE ?=
 DRY_RUN ?=
 MODELS  ?= logreg svm nn lenet cnn
 
-.PHONY: help setup data run score submit scores test lint clean bench
+.PHONY: help setup data run score submit scores test test-slurm lint clean bench
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +45,11 @@ scores: setup ## fetch public scores into the ledger; print holdout vs public sc
 	$(PY) scripts/scores.py
 
 test: setup ## run the test suite (tiny generated data, a few minutes)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not slurm"
+
+test-slurm: setup ## start a local single-node Slurm (installs it first) and run the Slurm tests
+	bash scripts/slurm_cluster.sh start
+	SLURM_CONF=$${SLURM_HOME:-/tmp/digit-slurm}/slurm.conf $(PY) -m pytest -m slurm
 
 lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests

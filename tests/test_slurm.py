@@ -1,0 +1,64 @@
+"""Sweeps on a real Slurm cluster through hydra/launcher=slurm (submitit). Needs the local
+single-node cluster of scripts/slurm_cluster.sh: `make test-slurm` starts it and runs these."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(shutil.which("sbatch") is None or not os.environ.get("SLURM_CONF"),
+                       reason="no Slurm here: run `make test-slurm`"),
+]
+
+
+def slurm_sweep(tiny_data, tmp_path, *overrides):
+    return [sys.executable, "-m", "src.run", "-m", "hydra/launcher=slurm",
+            "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.timeout_min=10", f"data.dir={tiny_data}", "trainer.verbose=0",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}", f"submission.dir={tmp_path / 'subs'}",
+            *overrides]
+
+
+def test_a_two_job_sweep_runs_on_slurm(tiny_data, tmp_path):
+    result = subprocess.run(slurm_sweep(tiny_data, tmp_path, "model=logreg,nn",
+                                        "trainer.epochs=1"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "sweep" / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["model"] for r in rows) == ["logreg", "nn"]
+    assert all(r["status"] == "ok" for r in rows)
+    assert list((tmp_path / "sweep" / ".submitit").iterdir()), "submitit's Slurm job folders"
+    for row in rows:  # the thread budget follows the job's Slurm allocation
+        metrics = (tmp_path / "sweep" / row["job"] / "metrics.json").read_text()
+        assert '"threads": 1' in metrics
+
+
+def test_a_cancelled_job_ends_the_sweep_with_an_error_not_a_hang(tiny_data, tmp_path):
+    # A job that would run for minutes, cancelled once Slurm starts it.
+    proc = subprocess.Popen(slurm_sweep(tiny_data, tmp_path, "model=nn", "trainer.epochs=5000"),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        job_ids = []
+        while not job_ids and time.monotonic() < deadline:
+            time.sleep(1)
+            out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"],
+                                 capture_output=True, text=True).stdout.split()
+            job_ids = out
+        assert job_ids, "the job never started"
+        subprocess.run(["scancel", *job_ids], check=True)
+        _, stderr = proc.communicate(timeout=120)  # a hang fails here
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "CANCELLED" in stderr or "UncompletedJobError" in stderr, stderr[-3000:]
