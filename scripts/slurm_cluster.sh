@@ -91,8 +91,9 @@ start() {
   mkdir -p /run/munge && chown munge:munge /run/munge
   [ -f /etc/munge/munge.key ] || { mungekey --create 2>/dev/null || create-munge-key -f; }
   chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
-  if ! pgrep -x munged >/dev/null; then
+  if ! munge -n >/dev/null 2>&1; then  # no usable munged yet: start ours
     runuser -u munge -- munged --force
+    wait_for 10 munge -n
     pgrep -x munged > "$PIDS/munged"
   fi
   if [ ! -d "$SLURM_HOME/db/mysql" ]; then
@@ -126,7 +127,8 @@ start() {
 stop() {
   for name in slurmd slurmctld slurmdbd mariadbd munged; do
     if [ -f "$PIDS/$name" ]; then
-      kill "$(cat "$PIDS/$name")" 2>/dev/null || true
+      # shellcheck disable=SC2046 # a file may list several pids (munged forks)
+      kill $(cat "$PIDS/$name") 2>/dev/null || true
       rm -f "$PIDS/$name"
     fi
   done
