@@ -3,6 +3,7 @@ make score): same files, same overrides syntax, no run dir."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -51,6 +52,8 @@ def check_overrides(args: list[str]) -> None:
         raise ConfigError(f"bad override: {' '.join(str(err).split())}") from None
     fixed, swept = [], []
     for override in parsed:
+        if override.key_or_group == "hydra/launcher":
+            _check_launcher(override.value())
         if override.is_hydra_override():
             continue
         if not override.is_sweep_override():
@@ -60,3 +63,11 @@ def check_overrides(args: list[str]) -> None:
             swept.extend(f"{key}={value}" for value in override.sweep_string_iterator())
     for extra in [[], *([value] for value in swept)]:
         check(load(fixed + extra))
+
+
+def _check_launcher(name: str) -> None:
+    """A launcher that is not installed, or Slurm without its client, in one line."""
+    load([f"hydra/launcher={name}"])  # an unknown launcher fails composition, listing the known
+    if "slurm" in str(name) and shutil.which("sbatch") is None:
+        raise ConfigError(f"hydra/launcher={name} needs Slurm's sbatch, which is not on PATH: "
+                          "run on a Slurm submit host (`make test-slurm` starts a local cluster)")
