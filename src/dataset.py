@@ -8,7 +8,6 @@ cache; so does a cache that fails to read, since zip CRCs catch corruption.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -22,6 +21,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from .atomic_io import write_bytes
 from .digits_csv import read_digits_csv
 from .errors import ConfigError, DataError
+from .file_hash import sha256_file
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -61,23 +61,18 @@ def load(path: Path, kind: str, cache: bool = True) -> Digits:
         meta, digits = cached
         if meta["size"] == stat.st_size and meta["mtime_ns"] == stat.st_mtime_ns:
             return digits
-        if meta["size"] == stat.st_size and meta["sha256"] == _sha256(path):
+        if meta["size"] == stat.st_size and meta["sha256"] == sha256_file(path):
             _write_cache(cache_path, digits, _meta(path, stat, meta["sha256"]))  # touched only
             return digits
         log.info("%s changed since it was cached: reading it again", path)
     digits = Digits(*read_digits_csv(path, kind))
-    _write_cache(cache_path, digits, _meta(path, stat, _sha256(path)))
+    _write_cache(cache_path, digits, _meta(path, stat, sha256_file(path)))
     return digits
 
 
 def _meta(path: Path, stat, sha256: str) -> dict:
     return {"version": CACHE_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "sha256": sha256, "csv": path.name}
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _read_cache(cache_path: Path) -> tuple[dict, Digits] | None:

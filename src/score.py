@@ -7,7 +7,6 @@ Only replica data has a local key; for Kaggle's own data the score comes from Ka
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from . import cli_config, sources, submission
 from .errors import DataError, exit_on_error
+from .file_hash import sha256_file
 
 
 @exit_on_error
@@ -38,8 +38,7 @@ def answer_key(data_dir: Path) -> np.ndarray:
                         "answer key: submit to Kaggle to score it")
     key_path = data_dir / manifest["answer_key"]  # relative to the data dir
     try:
-        with open(key_path, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        digest = sha256_file(key_path)
         labels = np.loadtxt(key_path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
     except (OSError, ValueError) as err:
         raise DataError(f"answer key {key_path} is unreadable ({err}): run "

@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from . import cli_config, kaggle_api, ledger
 from .errors import exit_on_error
+from .text_table import aligned
 
 
 @exit_on_error
@@ -55,9 +56,7 @@ def render(table: list[tuple]) -> str:
         lines.append((date, name, model, holdout, public, gap, status))
     if not lines:
         return "no submissions yet: `make submit` sends the newest one"
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
-    fmt = "  ".join(f"{{:{w}}}" for w in widths)
-    return "\n".join(fmt.format(*row) for row in [header, *lines])
+    return aligned(list(header), lines)
 
 
 if __name__ == "__main__":

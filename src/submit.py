@@ -11,7 +11,6 @@ failure whose outcome is unknown, `make scores` shows whether Kaggle recorded it
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from omegaconf import OmegaConf
 
 from . import cli_config, kaggle_api, ledger, submission
 from .errors import SubmissionError, exit_on_error
+from .file_hash import sha256_file
 
 
 @exit_on_error
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int | None:
 
     path = Path(args.file) if args.file else submission.newest(cfg.submission.dir)
     submission.read(path, settings["test_rows"])  # before any network call
-    digest = _sha256(path)
+    digest = sha256_file(path)
     # Sent before: anything Kaggle gave a ref, or whose outcome is unknown.
     earlier = [row for row in ledger.read(settings["ledger"]) if row["sha256"] == digest
                and (row["kaggle_ref"] or row["status"].startswith("unknown"))]
@@ -79,11 +79,6 @@ def main(argv: list[str]) -> int | None:
     print(f"submitted {path} to {settings['competition']} (ref {ref}); {left}"
           "`make scores` fetches its public score")
     return ref
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def find_run(path: Path, run_dirs: list[str]) -> dict:

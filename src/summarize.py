@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 
 from .atomic_io import write_text
 from .errors import exit_on_error
+from .text_table import aligned
 
 METRICS = ["holdout_accuracy", "train_accuracy", "fit_seconds", "peak_memory_mb"]
 
@@ -54,7 +55,7 @@ def summarize(sweep_dir: Path, echo: bool = True) -> list[dict]:
     if echo:
         shown = [c for c in columns if c not in ("submission", "run_dir")]
         print(f"\nsweep summary, best first (all columns: {sweep_dir / 'summary.md'}):")
-        print(aligned(table, shown))
+        print(aligned(shown, [[row[c] for c in shown] for row in table]))
     return table
 
 
@@ -104,14 +105,6 @@ def render(table: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in table]
     return "\n".join(lines)
-
-
-def aligned(table: list[dict], columns: list[str]) -> str:
-    cells = [columns] + [["" if row[c] is None else str(row[c]) for c in columns]
-                         for row in table]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
-                     for line in cells)
 
 
 @exit_on_error

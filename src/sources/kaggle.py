@@ -11,14 +11,14 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .. import kaggle_api
+from .. import digits_csv, kaggle_api, submission
 from ..atomic_io import write_bytes
 from ..errors import DataError
 
 HEADERS = {
-    "train.csv": "label," + ",".join(f"pixel{i}" for i in range(784)),
-    "test.csv": ",".join(f"pixel{i}" for i in range(784)),
-    "sample_submission.csv": "ImageId,Label",
+    "train.csv": ",".join(digits_csv.HEADERS["train"]),
+    "test.csv": ",".join(digits_csv.HEADERS["test"]),
+    "sample_submission.csv": ",".join(submission.HEADER),
 }
 
 

