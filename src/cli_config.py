@@ -11,16 +11,20 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from . import sweep_record
 from .errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
-def load(overrides: list[str]) -> DictConfig:
+def load(overrides: list[str], hydra_config: bool = False) -> DictConfig:
+    """The composed config; with `hydra_config`, also its `hydra` node (left unresolved:
+    parts of it exist only inside a job)."""
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=overrides)
-        OmegaConf.resolve(cfg)
+            cfg = compose("config", overrides=overrides, return_hydra_config=hydra_config)
+        if not hydra_config:
+            OmegaConf.resolve(cfg)
         return cfg
     except (HydraException, OmegaConfBaseException) as err:
         summary = []
@@ -45,24 +49,32 @@ def check_overrides(args: list[str]) -> None:
 
     from .config_check import check
 
-    overrides = get_args_parser().parse_intermixed_args(args).overrides  # drops --cfg job, -m
+    args = get_args_parser().parse_intermixed_args(args)
+    overrides = list(args.overrides)
+    if args.config_dir:  # --config-dir: one more place for config files, as Hydra does
+        overrides.append(f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]")
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
         raise ConfigError(f"bad override: {' '.join(str(err).split())}") from None
-    fixed, swept = [], []
+    fixed, swept, hydra_settings, task = [], [], [], []
     for override in parsed:
         if override.key_or_group == "hydra/launcher":
             _check_launcher(override.value())
         if override.is_hydra_override():
+            hydra_settings.append(override.input_line)
             continue
+        task.append(override.input_line)
         if not override.is_sweep_override():
             fixed.append(override.input_line)
         elif override.is_discrete_sweep():
             key = override.get_key_element()
             swept.extend(f"{key}={value}" for value in override.sweep_string_iterator())
     for extra in [[], *([value] for value in swept)]:
-        check(load(fixed + extra))
+        check(load(hydra_settings + fixed + extra))
+    with_hydra = load(hydra_settings + fixed, hydra_config=True).hydra
+    if args.multirun or str(with_hydra.mode) == "RunMode.MULTIRUN":
+        sweep_record.check(Path(with_hydra.sweep.dir), sweep_record.identity(with_hydra, task))
 
 
 def _check_launcher(name: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 from hydra.experimental.callback import Callback
 
+from . import sweep_record
 from .atomic_io import write_text
 from .errors import exit_on_error
 from .text_table import aligned
@@ -27,6 +28,12 @@ METRICS = ["holdout_accuracy", "train_accuracy", "fit_seconds", "peak_memory_mb"
 
 
 class SummaryCallback(Callback):
+    def on_multirun_start(self, config, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep_record.record(sweep_dir, sweep_record.identity(
+            config.hydra, list(config.hydra.overrides.task)))
+
     def on_multirun_end(self, config, **kwargs) -> None:
         rows = summarize(Path(config.hydra.sweep.dir))
         failed = sum(row["status"] == "failed" for row in rows)
@@ -59,6 +66,14 @@ def summarize(sweep_dir: Path, echo: bool = True) -> list[dict]:
     return table
 
 
+def record_lost_job(job_dir: Path, overrides: list[str], reason: str) -> None:
+    """A job that ended without a word (a cluster killed it): a failed row all the same."""
+    if not (job_dir / ".hydra" / "overrides.yaml").is_file():  # it never started
+        write_text(job_dir / ".hydra" / "overrides.yaml", yaml.safe_dump(list(overrides)))
+    if not (job_dir / "metrics.json").is_file():
+        write_text(job_dir / "failed.json", json.dumps({"error": reason}, indent=2) + "\n")
+
+
 def _job_number(name: str) -> tuple:
     head = name.split("_", 1)[0]
     return (int(head), name) if head.isdigit() else (1 << 30, name)
@@ -72,7 +87,7 @@ def _row(job: Path) -> dict:
         path = job / name
         if path.is_file():
             try:
-                row.update(json.loads(path.read_text()), status=status)
+                row.update({"status": status, **json.loads(path.read_text())})
             except ValueError:
                 row.update(status="unreadable", error=f"{name} is not valid JSON")
             break

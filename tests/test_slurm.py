@@ -42,7 +42,7 @@ def test_a_two_job_sweep_runs_on_slurm(tiny_data, tmp_path):
         assert '"threads": 1' in metrics
 
 
-def test_a_cancelled_job_ends_the_sweep_with_an_error_not_a_hang(tiny_data, tmp_path):
+def test_a_cancelled_job_is_a_failed_row_not_a_traceback_or_a_hang(tiny_data, tmp_path):
     # A job that would run for minutes, cancelled once Slurm starts it.
     proc = subprocess.Popen(slurm_sweep(tiny_data, tmp_path, "model=nn", "trainer.epochs=5000"),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -60,5 +60,10 @@ def test_a_cancelled_job_ends_the_sweep_with_an_error_not_a_hang(tiny_data, tmp_
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode != 0
-    assert "CANCELLED" in stderr or "UncompletedJobError" in stderr, stderr[-3000:]
+    assert proc.returncode == 1
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert "1 of 1 jobs failed" in stderr
+    with open(tmp_path / "sweep" / "summary.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["status"] == "failed"
+    assert "ended without a result" in row["error"] and "CANCELLED" in row["error"]

@@ -29,11 +29,15 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
     times and scored by `cv`-fold stratified cross-validation on `search_rows` sampled rows
     (None: all of them); the best C is then refit on every row.
 
+    A given `C` skips the search: one fit (an outer search, such as hparams_search=svm_optuna,
+    chooses it).
+
     Searching a sample keeps the seed's meaning (a linear SVM, C by k-fold CV over the same
     range) at a fraction of its cost: a linear SVC's fit time grows faster than its row count.
     """
 
     _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither"), None],
         "C_low": [Interval(Real, 0, None, closed="neither")],
         "C_high": [Interval(Real, 0, None, closed="neither")],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
@@ -43,8 +47,9 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
         "seed": ["random_state"],
     }
 
-    def __init__(self, C_low=2**-7, C_high=2**6, n_iter=8, cv=5, search_rows=5000, n_jobs=1,
+    def __init__(self, C=None, C_low=2**-7, C_high=2**6, n_iter=8, cv=5, search_rows=5000, n_jobs=1,
                  seed=0):
+        self.C = C
         self.C_low = C_low
         self.C_high = C_high
         self.n_iter = n_iter
@@ -60,6 +65,10 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         self._validate_params()
+        if self.C is not None:
+            self.best_C_ = float(self.C)
+            log.info("svm: C=%.4g given, no search; fitting on %d rows", self.C, len(y))
+            return self._refit(X, y)
         rng = check_random_state(self.seed)
         rows = np.arange(len(y))
         if self.search_rows is not None and self.search_rows < len(y):
@@ -83,6 +92,9 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
         self.best_C_ = float(search.best_params_["svc__C"])
         log.info("svm: best C=%.4g (cv accuracy %.4f) in %.0f s; refitting on %d rows",
                  self.best_C_, search.best_score_, self.search_seconds_, len(y))
+        return self._refit(X, y)
+
+    def _refit(self, X, y):
         self.model_ = linear_svc(self.best_C_).fit(X, y)
         self.classes_ = self.model_.classes_
         return self

@@ -1,0 +1,115 @@
+"""Resumable Optuna search (hparams_search=...): a stopped search goes on with the same study,
+counts toward its total, never reuses a finished trial's dir, and ends with the best settings
+as an experiment file. A sweep dir holding a different sweep is refused in one line."""
+
+import csv
+import json
+import shutil
+
+import optuna
+import yaml
+from hydra import compose, initialize_config_dir
+
+from src.cli_config import CONF_DIR
+from tests.helpers import one_line_error, run_module
+
+
+def search(tiny_data, tmp_path, n_trials, *overrides, name="svm_optuna"):
+    return run_module("src.run", f"hparams_search={name}", f"data.dir={tiny_data}",
+                      f"submission.dir={tmp_path / 'subs'}", f"hydra.sweep.dir={tmp_path / 's'}",
+                      f"hydra.sweeper.n_trials={n_trials}",
+                      f"hydra.sweeper.experiment_dir={tmp_path / 'conf' / 'experiment'}",
+                      *overrides)
+
+
+def study(tmp_path, name="svm_optuna"):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 's' / 'optuna.db'}")
+
+
+def job_dirs(tmp_path):
+    return sorted(p.name for p in (tmp_path / "s").iterdir() if (p / ".hydra").is_dir())
+
+
+def test_a_stopped_search_resumes_toward_its_total(tiny_data, tmp_path):
+    first = search(tiny_data, tmp_path, 2)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert [t.number for t in study(tmp_path).trials] == [0, 1]
+    finished = {d: (tmp_path / "s" / d / "metrics.json").read_bytes() for d in job_dirs(tmp_path)}
+
+    # a stop in the middle of a trial leaves it RUNNING in the study, with a half-made dir
+    cut_off = study(tmp_path).ask()
+    shutil.copytree(tmp_path / "s" / "1_svm" / ".hydra", tmp_path / "s" / "2_svm" / ".hydra")
+    assert cut_off.number == 2
+
+    second = search(tiny_data, tmp_path, 4)  # the total: two more finished trials
+    assert second.returncode == 0, second.stderr[-3000:]  # cut off: a row, not a failure
+    states = [(t.number, t.state.name) for t in study(tmp_path).trials]
+    assert states == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "FAIL"), (3, "COMPLETE"),
+                      (4, "COMPLETE")]
+    assert job_dirs(tmp_path) == ["0_svm", "1_svm", "2_svm", "3_svm", "4_svm"]
+    for name, metrics in finished.items():  # earlier trials' dirs are untouched
+        assert (tmp_path / "s" / name / "metrics.json").read_bytes() == metrics
+    assert "interrupted" in (tmp_path / "s" / "2_svm" / "failed.json").read_text()
+    with open(tmp_path / "s" / "summary.csv", newline="") as fh:
+        status = {row["job"]: row["status"] for row in csv.DictReader(fh)}
+    assert status == {"0_svm": "ok", "1_svm": "ok", "2_svm": "interrupted", "3_svm": "ok",
+                      "4_svm": "ok"}
+
+    # a stop after a trial's job finished but before the study heard: its result is kept
+    late = study(tmp_path).ask()
+    shutil.copytree(tmp_path / "s" / "4_svm", tmp_path / "s" / f"{late.number}_svm")
+    third = search(tiny_data, tmp_path, 5)
+    assert study(tmp_path).trials[late.number].state.name == "COMPLETE"
+    assert len(study(tmp_path).trials) == 6
+
+    third = search(tiny_data, tmp_path, 5)  # the total is reached: nothing more to run
+    assert len(study(tmp_path).trials) == 6
+    assert "5 of 5 trials done, 0 to run" in third.stdout + third.stderr
+
+
+def test_the_best_trial_becomes_an_experiment_file(tiny_data, tmp_path):
+    result = search(tiny_data, tmp_path, 3)
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = study(tmp_path).best_trial
+    path = tmp_path / "conf" / "experiment" / "best_svm_optuna.yaml"
+    text = path.read_text()
+    assert f"trial {best.number}" in text and f"{best.number}_svm" in text
+    assert "experiment=best_svm_optuna data.holdout=0" in result.stdout
+    assert str(path) in result.stdout
+    # the file composes onto the project's config and reproduces the best trial's settings
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"hydra.searchpath=[file://{tmp_path / 'conf'}]",
+                                           "experiment=best_svm_optuna"])
+    assert cfg.model.name == "svm"
+    assert best.params["model.estimator.C"] == cfg.model.estimator.C
+    assert "data" not in yaml.safe_load(text)  # where the search ran is not a setting
+
+
+def test_a_sweep_dir_of_another_sweep_is_refused(tiny_data, tmp_path):
+    assert search(tiny_data, tmp_path, 1).returncode == 0
+    before = sorted(p.name for p in (tmp_path / "s").iterdir())
+    other = search(tiny_data, tmp_path, 2, "model.estimator.n_iter=3")
+    line = one_line_error(other)
+    assert "holds a different sweep" in line and "+model.estimator.n_iter=3" in line
+    basic = run_module("src.run", "-m", "model=logreg", "seed=1,2", f"data.dir={tiny_data}",
+                       f"hydra.sweep.dir={tmp_path / 's'}")
+    assert "holds a different sweep" in one_line_error(basic)
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == before
+    assert len(study(tmp_path).trials) == 1
+
+
+def test_a_dir_of_an_unrecorded_sweep_is_refused(tiny_data, tmp_path):
+    (tmp_path / "s" / "0_cnn" / ".hydra").mkdir(parents=True)
+    assert "unrecorded sweep" in one_line_error(search(tiny_data, tmp_path, 1))
+    assert not (tmp_path / "s" / "optuna.db").exists()
+
+
+def test_the_search_presets_compose():
+    for name, key in (("cnn_optuna", "trainer.lr"), ("svm_optuna", "model.estimator.C")):
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=[f"hparams_search={name}"],
+                          return_hydra_config=True)
+        sweeper = cfg.hydra.sweeper
+        assert key in sweeper.params and sweeper.direction == "maximize"
+        assert sweeper.storage.startswith("sqlite:///") and name in cfg.hydra.sweep.dir
+        assert json.loads(json.dumps(sweeper.n_trials)) >= 10
