@@ -84,7 +84,16 @@ wait_for() {  # wait_for SECONDS COMMAND...
   done
 }
 
+up() {
+  [ -f "$SLURM_HOME/slurm.conf" ] && SLURM_CONF="$SLURM_HOME/slurm.conf" scontrol ping 2>/dev/null |
+    grep -q UP && SLURM_CONF="$SLURM_HOME/slurm.conf" sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mixed|alloc'
+}
+
 start() {
+  if up; then  # a second start (another checkout, a rerun) reuses the running cluster
+    echo "slurm: already up (export SLURM_CONF=$SLURM_HOME/slurm.conf)"
+    return 0
+  fi
   need_packages
   write_config
   export SLURM_CONF="$SLURM_HOME/slurm.conf"

@@ -8,6 +8,7 @@ existing file is never replaced.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -61,3 +62,21 @@ def create_new(path: str | os.PathLike, data: bytes) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_array(path: Path, array) -> None:
+    """One numpy array as .npy."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_bytes(path, buffer.getvalue())
+
+
+def write_arrays(path: Path, **arrays) -> None:
+    """Named numpy arrays as one .npz."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes(path, buffer.getvalue())

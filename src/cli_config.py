@@ -17,12 +17,12 @@ from .errors import ConfigError
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
-def load(overrides: list[str], hydra_config: bool = False) -> DictConfig:
-    """The composed config; with `hydra_config`, also its `hydra` node (left unresolved:
-    parts of it exist only inside a job)."""
+def load(overrides: list[str], hydra_config: bool = False, name: str = "config") -> DictConfig:
+    """The composed config `conf/<name>.yaml`; with `hydra_config`, also its `hydra` node
+    (left unresolved: parts of it exist only inside a job)."""
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=overrides, return_hydra_config=hydra_config)
+            cfg = compose(name, overrides=overrides, return_hydra_config=hydra_config)
         if not hydra_config:
             OmegaConf.resolve(cfg)
         return cfg

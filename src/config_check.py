@@ -35,6 +35,21 @@ def check(cfg: DictConfig) -> None:
              f"an integer in [0, trainer.epochs={t.epochs}]")
     _number("trainer.label_smoothing", t.label_smoothing, lambda v: 0 <= v < 1,
             "a number in [0, 1)")
+    for name, limit in (("rotation", 180), ("shift", 0.5), ("zoom", 0.5)):
+        _number(f"trainer.augment.{name}", t.augment[name], lambda v, lim=limit: 0 <= v <= lim,
+                f"a number in [0, {limit}] (0: off)")
+    if t.early_stopping is not None:
+        _integer("trainer.early_stopping", t.early_stopping, lambda v: v >= 1,
+                 "an integer >= 1 (epochs of patience), or null: off")
+    if t.time_budget is not None:
+        _number("trainer.time_budget", t.time_budget, lambda v: v > 0,
+                "seconds > 0, or null: no limit")
+    for name in ("tta", "jit_compile", "deterministic"):
+        if not isinstance(t[name], bool):
+            raise ConfigError(f"trainer.{name}={t[name]} is not true or false")
+    if t.mixed_precision not in ("auto", True, False):
+        raise ConfigError(f"trainer.mixed_precision={t.mixed_precision} is not auto, true "
+                          "or false")
     if cfg.threads != "auto":
         _integer("threads", cfg.threads, lambda v: v >= 1, "auto or an integer >= 1")
     if t.schedule not in SCHEDULES:

@@ -11,7 +11,6 @@ the submission, which goes to `submission.dir`. Returns the holdout accuracy for
 from __future__ import annotations
 
 import inspect
-import io
 import json
 import logging
 import random
@@ -27,7 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from . import cli_config, dataset, submission, threads
-from .atomic_io import write_bytes, write_text
+from .atomic_io import write_array, write_arrays, write_text
 from .config_check import check
 from .errors import HarnessError, exit_on_error
 from .models import factory, persist
@@ -92,7 +91,7 @@ def train(cfg: DictConfig) -> float | None:
     fold_accuracy = [f["holdout_accuracy"] for f in fits]
     holdout_accuracy = None if fold_accuracy[0] is None else float(np.mean(fold_accuracy))
 
-    _save_array(run_dir / "test_proba.npy", test_proba.astype(np.float32))
+    write_array(run_dir / "test_proba.npy", test_proba.astype(np.float32))
     write_text(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     if cfg.data.folds:
@@ -117,11 +116,14 @@ def train(cfg: DictConfig) -> float | None:
         "overrides": list(HydraConfig.get().overrides.task),
         "submission": str(sub_path),
     }
+    if holdout_rows is not None and not cfg.data.folds:  # for ensembles: members' agreement
+        write_arrays(run_dir / "holdout.npz", proba=fits[0]["holdout_proba"].astype(np.float32),
+                     labels=holdout_rows.labels)
     if cfg.data.folds:
         oof = np.zeros((len(train_set), test_proba.shape[1]), dtype=np.float32)
         for rows, fit in zip(held_rows, fits, strict=True):
             oof[rows] = fit["holdout_proba"]
-        _save_array(run_dir / "oof_proba.npy", oof)
+        write_array(run_dir / "oof_proba.npy", oof)
         metrics["cv"] = {
             "folds": cfg.data.folds, "fold_accuracy": fold_accuracy,
             "mean": holdout_accuracy, "std": float(np.std(fold_accuracy)),
@@ -171,12 +173,6 @@ def _fit(cfg, fit_set, holdout, test_set, run_dir: Path, name: str) -> dict:
 def _accuracy(proba: np.ndarray, digits: dataset.Digits) -> float:
     # argmax of the class scores, exactly as the submission is made
     return float(np.mean(proba.argmax(axis=1) == digits.labels))
-
-
-def _save_array(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    write_bytes(path, buffer.getvalue())
 
 
 @exit_on_error

@@ -10,7 +10,7 @@ from src.errors import ConfigError
 from tests.helpers import one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (cli_config.CONF_DIR / "model").glob("*.yaml"))
-KERAS = {"nn", "lenet", "cnn"}
+KERAS = {"nn", "lenet", "cnn", "cnn_deep"}
 
 
 def compose_with(*overrides):

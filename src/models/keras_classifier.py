@@ -1,8 +1,9 @@
 """A Keras network behind scikit-learn's fit/predict_proba API.
 
 Takes uint8 pixel rows (N, 784), as every model here does; feeds them to the network as
-(28, 28, 1) images through `tf.data`. TensorFlow places the work on a GPU when one is visible,
-with no change here.
+(28, 28, 1) images through `tf.data`, augmented on the fly (training batches only) when the
+trainer asks. TensorFlow places the work on a GPU when one is visible, with no change here:
+one GPU trains in mixed precision, several through a MirroredStrategy.
 """
 
 from __future__ import annotations
@@ -10,16 +11,21 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers
 
 log = logging.getLogger(__name__)
 IMAGE_SHAPE = (28, 28, 1)
 N_CLASSES = 10
+# Test-time augmentation's views: the image itself and its 1-pixel shifts (a digit's blank
+# border makes a roll a shift).
+TTA_SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
 
 
 class KerasClassifier:
@@ -33,7 +39,9 @@ class KerasClassifier:
 
     def __repr__(self):
         t = self.trainer
-        return (f"KerasClassifier({getattr(self.net, 'func', self.net).__name__}, "
+        net = getattr(self, "model_", None) if self.net is None else self.net
+        name = net.name if isinstance(net, keras.Model) else getattr(net, "func", net).__name__
+        return (f"KerasClassifier({name}, "
                 f"epochs={t['epochs']}, batch_size={t['batch_size']}, lr={t['lr']:g}, "
                 f"schedule={t['schedule']}, seed={self.seed})")
 
@@ -41,46 +49,127 @@ class KerasClassifier:
         t = self.trainer
         _configure_tensorflow(self.threads, t["deterministic"])
         keras.utils.set_random_seed(self.seed)
-        self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
-        log.info("%s: %s parameters", self.model_.name, f"{self.model_.count_params():,}")
+        strategy = _device_strategy(t["mixed_precision"])
         steps_per_epoch = math.ceil(len(X) / t["batch_size"])
-        self.model_.compile(
-            optimizer=keras.optimizers.Adam(_learning_rate(t, steps_per_epoch)),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=t["label_smoothing"]),
-            metrics=["accuracy"],
-        )
+        with strategy.scope():
+            self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
+            self.model_.compile(
+                optimizer=keras.optimizers.Adam(_learning_rate(t, steps_per_epoch)),
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=t["label_smoothing"]),
+                metrics=["accuracy"],
+                jit_compile=t["jit_compile"],
+            )
+        log.info("%s: %s parameters", self.model_.name, f"{self.model_.count_params():,}")
         validation = None
         if validation_data is not None:
-            validation = self._dataset(*validation_data, shuffle=False)
+            validation = self._dataset(*validation_data, training=False)
+        clock = EpochClock(t["time_budget"])
+        callbacks = [clock]
+        if t["early_stopping"]:
+            if validation is None:
+                log.warning("trainer.early_stopping needs a holdout (data.holdout > 0): off")
+            else:
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy", patience=t["early_stopping"],
+                    restore_best_weights=True, verbose=1))
         history = self.model_.fit(
-            self._dataset(X, y, shuffle=True),
+            self._dataset(X, y, training=True),
             epochs=t["epochs"],
             shuffle=False,  # the tf.data pipeline shuffles, seeded
             validation_data=validation,
+            callbacks=callbacks,
             verbose=_verbosity(t["verbose"]),
         )
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self.history_["seconds"] = clock.elapsed  # wall time at the end of each epoch
+        self.stopped_early_ = clock.out_of_time or len(clock.elapsed) < t["epochs"]
         return self
 
     def predict_proba(self, X):
-        return self.model_.predict(_images(X), batch_size=1024, verbose=0)
+        images = _images(X)
+        if not self.trainer.get("tta"):
+            return self.model_.predict(images, batch_size=1024, verbose=0)
+        # test-time augmentation: the mean over the image and its 1-pixel shifts
+        return np.mean([self.model_.predict(np.roll(images, shift, axis=(1, 2)),
+                                            batch_size=1024, verbose=0)
+                        for shift in TTA_SHIFTS], axis=0)
 
     def predict(self, X):
         return self.predict_proba(X).argmax(axis=1)
+
+    @classmethod
+    def from_saved(cls, path: Path, trainer: dict) -> KerasClassifier:
+        """A fitted classifier from the archive `save` wrote (no retraining)."""
+        classifier = cls(net=None, trainer=trainer)
+        classifier.model_ = keras.models.load_model(path)
+        return classifier
 
     def save(self, path: Path) -> Path:
         """Keras' native archive; `path` must end in .keras."""
         self.model_.save(path)
         return path
 
-    def _dataset(self, X, y, shuffle):
+    def _dataset(self, X, y, training):
         data = tf.data.Dataset.from_tensor_slices((_images(X), y.astype(np.int32)))
-        if shuffle:
+        if training:
             data = data.shuffle(len(X), seed=self.seed, reshuffle_each_iteration=True)
         data = data.batch(self.trainer["batch_size"])
+        augment = _augmenter(self.trainer["augment"], self.seed) if training else None
+        if augment is not None:  # whole batches at a time: one transform op per batch
+            data = data.map(lambda x, y: (augment(x, training=True), y),
+                            num_parallel_calls=tf.data.AUTOTUNE)
         data = data.map(lambda x, y: (x, tf.one_hot(y, N_CLASSES)),
                         num_parallel_calls=tf.data.AUTOTUNE)
         return data.prefetch(tf.data.AUTOTUNE)
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Records the wall time at each epoch's end, and stops training once `budget` seconds
+    have passed (checked after every batch, so it stops within one batch of the limit)."""
+
+    def __init__(self, budget: float | None):
+        super().__init__()
+        self.budget = budget
+        self.elapsed: list[float] = []
+        self.out_of_time = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.budget is not None and time.perf_counter() - self.start >= self.budget:
+            if not self.out_of_time:
+                log.warning("trainer.time_budget=%ss reached: training stops here", self.budget)
+            self.out_of_time = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.elapsed.append(round(time.perf_counter() - self.start, 3))
+
+
+def _augmenter(settings: dict, seed: int) -> keras.Sequential | None:
+    """Small random rotations (degrees), shifts and zooms (fractions of the image side),
+    filling with the background's 0; None when all are 0."""
+    rotation, shift, zoom = settings["rotation"], settings["shift"], settings["zoom"]
+    steps = []
+    if rotation:
+        steps.append(layers.RandomRotation(rotation / 360, fill_mode="constant", seed=seed))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1))
+    if zoom:
+        steps.append(layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 2))
+    return keras.Sequential(steps, name="augment") if steps else None
+
+
+def _device_strategy(mixed_precision) -> tf.distribute.Strategy:
+    """Several GPUs: mirror the model on each. A GPU: float16 compute (the nets keep their
+    softmax in float32) unless trainer.mixed_precision=false. A CPU: as it is."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and mixed_precision in ("auto", True):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
 
 
 def _verbosity(setting):

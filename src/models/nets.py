@@ -12,12 +12,17 @@ def _inputs(input_shape):
     return inputs, layers.Rescaling(1.0 / 255)(inputs)
 
 
+def _softmax(x, n_classes):
+    # float32 even under mixed precision (on a GPU): float16 probabilities lose the ranking
+    return layers.Dense(n_classes, activation="softmax", dtype="float32")(x)
+
+
 def shallow(input_shape, n_classes, hidden=400, negative_slope=0.3):
     inputs, x = _inputs(input_shape)
     x = layers.Flatten()(x)
     x = layers.Dense(hidden)(x)
     x = layers.LeakyReLU(negative_slope=negative_slope)(x)
-    outputs = layers.Dense(n_classes, activation="softmax")(x)
+    outputs = _softmax(x, n_classes)
     return keras.Model(inputs, outputs, name="shallow")
 
 
@@ -30,7 +35,7 @@ def lenet(input_shape, n_classes):
     x = layers.Flatten()(x)
     x = layers.Dense(120, activation="relu")(x)
     x = layers.Dense(84, activation="relu")(x)
-    outputs = layers.Dense(n_classes, activation="softmax")(x)
+    outputs = _softmax(x, n_classes)
     return keras.Model(inputs, outputs, name="lenet")
 
 
@@ -52,5 +57,5 @@ def cnn(input_shape, n_classes, filters=(32, 64), dense=128, dropout=0.25, dense
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     x = layers.Dropout(dense_dropout)(x)
-    outputs = layers.Dense(n_classes, activation="softmax")(x)
+    outputs = _softmax(x, n_classes)
     return keras.Model(inputs, outputs, name="cnn")

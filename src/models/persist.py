@@ -21,3 +21,18 @@ def save(estimator, run_dir: Path, name: str = "model") -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return final
+
+
+def load(run_dir: Path, trainer: dict) -> list:
+    """The fitted estimators a run saved (one, or one per fold), ready to predict_proba.
+    A Keras model comes back inside a KerasClassifier with the run's trainer settings."""
+    paths = sorted(Path(run_dir).glob("model*.keras")) + sorted(Path(run_dir).glob("model*.joblib"))
+    estimators = []
+    for path in paths:
+        if path.suffix == ".joblib":
+            estimators.append(joblib.load(path))
+        else:
+            from .keras_classifier import KerasClassifier  # TensorFlow only when needed
+
+            estimators.append(KerasClassifier.from_saved(path, trainer))
+    return estimators

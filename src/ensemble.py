@@ -1,0 +1,156 @@
+"""Average (or vote) saved runs into one submission; no retraining.
+
+    python -m src.ensemble runs=outputs/a_cnn,outputs/b_cnn,outputs/c_cnn
+    python -m src.ensemble runs=multirun/2026-11-25/19-00-00 top=5 method=vote
+
+Members are run dirs (their test_proba.npy), or every finished job of a sweep dir. When
+members share a holdout split, it reports each one's holdout accuracy, how often each pair
+agrees, and the ensemble's own holdout accuracy. The ensemble's record (metrics.json,
+test_proba.npy) goes to `out_dir`; its submission, validated, to `submission.dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from . import cli_config, submission
+from .atomic_io import write_array, write_text
+from .errors import ConfigError, exit_on_error
+
+METHODS = ("mean", "vote")
+
+
+def members(paths: list[str], top: int | None) -> list[Path]:
+    """Run dirs from run and sweep dirs, best holdout accuracy first when `top` is set."""
+    runs = []
+    for path in map(Path, paths):
+        if (path / "metrics.json").is_file():
+            runs.append(path)
+        elif jobs := sorted(p.parent for p in path.glob("*/metrics.json")):
+            runs.extend(jobs)
+        else:
+            raise ConfigError(f"{path} is neither a finished run dir nor a sweep dir with "
+                              "finished jobs (no metrics.json)")
+    runs = list(dict.fromkeys(runs))
+    for run in runs:
+        if not (run / "test_proba.npy").is_file():
+            raise ConfigError(f"{run} has no test_proba.npy: only runs of src.run can join")
+    if top is not None:
+        if top < 1:
+            raise ConfigError(f"top={top} is out of range: expected an integer >= 1")
+        scored = [(_metrics(r).get("holdout_accuracy"), r) for r in runs]
+        if any(accuracy is None for accuracy, _ in scored):
+            raise ConfigError("top=N ranks members by holdout accuracy, and some have none "
+                              "(trained with data.holdout=0): list the members instead")
+        runs = [r for _, r in sorted(scored, key=lambda x: -x[0])][:top]
+    if len(runs) < 2:
+        raise ConfigError(f"an ensemble needs at least 2 members, got {len(runs)}")
+    return runs
+
+
+def combine(probas: list[np.ndarray], method: str) -> np.ndarray:
+    """Class scores of the ensemble: the mean, or vote counts with the mean breaking ties."""
+    mean = np.mean(probas, axis=0)
+    if method == "mean":
+        return mean
+    votes = np.zeros_like(mean)
+    for proba in probas:
+        votes[np.arange(len(proba)), proba.argmax(axis=1)] += 1
+    return votes + mean / (len(probas) + 1)  # mean < 1 vote: it only splits ties
+
+
+def holdout_report(runs: list[Path], method: str) -> dict | None:
+    """Holdout accuracy of each member and of the ensemble, and pairwise agreement, when
+    every member held out the same rows (same labels in the same order)."""
+    holdouts = [np.load(r / "holdout.npz") if (r / "holdout.npz").is_file() else None
+                for r in runs]
+    if any(h is None for h in holdouts):
+        return None
+    labels = holdouts[0]["labels"]
+    if any(not np.array_equal(h["labels"], labels) for h in holdouts):
+        return None
+    predicted = [h["proba"].argmax(axis=1) for h in holdouts]
+    ensemble = combine([h["proba"] for h in holdouts], method).argmax(axis=1)
+    return {
+        "members": {str(r): float(np.mean(p == labels)) for r, p in zip(runs, predicted,
+                                                                         strict=True)},
+        "ensemble": float(np.mean(ensemble == labels)),
+        "agreement": {f"{a} ~ {b}": float(np.mean(pa == pb))
+                      for (a, pa), (b, pb) in combinations(zip(runs, predicted, strict=True), 2)},
+        "rows": int(len(labels)),
+    }
+
+
+@exit_on_error
+def main(argv: list[str]) -> Path:
+    # `runs=a,b` as typed: Hydra would read a,b as a sweep; here it is a list
+    argv = [f"runs=[{a.split('=', 1)[1]}]" if a.startswith("runs=") and "[" not in a else a
+            for a in argv]
+    settings = cli_config.load(argv, name="ensemble")
+    if OmegaConf.is_missing(settings, "runs"):
+        raise ConfigError("which runs? give runs=DIR1,DIR2,... (run dirs or a sweep dir)")
+    if settings.method not in METHODS:
+        raise ConfigError(f"method={settings.method} is not one of {', '.join(METHODS)}")
+    runs = members(list(settings.runs), settings.top)
+    probas = [np.load(r / "test_proba.npy") for r in runs]
+    if len({p.shape for p in probas}) > 1:
+        shapes = ", ".join(f"{r.name}: {p.shape[0]} rows" for r, p in zip(runs, probas,
+                                                                          strict=True))
+        raise ConfigError(f"members predicted different test sets ({shapes})")
+    scores = combine(probas, settings.method)
+    test_labels = [p.argmax(axis=1) for p in probas]
+    report = holdout_report(runs, settings.method)
+    out_dir = Path(settings.out_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    tag = f"holdout{report['ensemble']:.5f}" if report else "full"
+    path = submission.write(submission.build(scores.argmax(axis=1)), settings.submission.dir,
+                            f"{stamp}_ensemble{len(runs)}-{settings.method}_{tag}",
+                            len(scores))
+    metrics = {
+        "model": f"ensemble-{settings.method}",
+        "members": [str(r) for r in runs],
+        "holdout_accuracy": report["ensemble"] if report else None,
+        "holdout": report,
+        "test_agreement": {f"{a} ~ {b}": float(np.mean(la == lb))
+                           for (a, la), (b, lb) in combinations(zip(runs, test_labels,
+                                                                    strict=True), 2)},
+        "submission": str(path),
+    }
+    write_array(out_dir / "test_proba.npy",
+                (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32))
+    write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _print(runs, report, metrics, path, out_dir)
+    return path
+
+
+def _print(runs, report, metrics, path, out_dir) -> None:
+    print(f"ensemble of {len(runs)} ({metrics['model']}):")
+    for run in runs:
+        accuracy = report["members"][str(run)] if report else None
+        print(f"  {run}" + (f"  holdout {accuracy:.5f}" if accuracy is not None else ""))
+    if report:
+        low = min(report["agreement"].values())
+        print(f"holdout ({report['rows']} rows): ensemble {report['ensemble']:.5f}, "
+              f"best member {max(report['members'].values()):.5f}; members agree on "
+              f"{low:.2%}..{max(report['agreement'].values()):.2%} of rows pairwise")
+    else:
+        print("no shared holdout (members trained on all rows, or on different splits): "
+              "agreement on the test rows only")
+    test = metrics["test_agreement"].values()
+    print(f"test rows: members agree on {min(test):.2%}..{max(test):.2%} pairwise")
+    print(f"submission {path}\nrecord {out_dir / 'metrics.json'}")
+
+
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

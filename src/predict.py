@@ -1,0 +1,73 @@
+"""Predict again from a saved run: its model(s) and config, no retraining.
+
+    python -m src.predict run=outputs/2026-11-25/19-00-00-000000_cnn
+    python -m src.predict run=DIR data.dir=other/digit-recognizer tta=true
+
+Writes a new validated submission (never over an existing file) and prints how often it
+agrees with the submission the run wrote when it trained (same data: 100%).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from . import cli_config, dataset, submission
+from .errors import ConfigError, exit_on_error
+from .models import persist
+
+
+def load_run(run_dir: Path) -> tuple[dict, list]:
+    """A run's resolved config and fitted estimators; one line if it has not got them."""
+    config = run_dir / "config_resolved.yaml"
+    if not config.is_file():
+        raise ConfigError(f"{run_dir} is not a finished run dir (no config_resolved.yaml): "
+                          "give a dir that src.run wrote, e.g. outputs/<date>/<time>_<model>")
+    cfg = OmegaConf.to_container(OmegaConf.load(config))
+    estimators = persist.load(run_dir, cfg["trainer"])
+    if not estimators:
+        raise ConfigError(f"{run_dir} holds no saved model (model.keras or model.joblib)")
+    return cfg, estimators
+
+
+def predict(run_dir: Path, data_dir: str | None = None, tta: bool | None = None,
+            cache: bool = True) -> tuple[dict, np.ndarray, int]:
+    cfg, estimators = load_run(run_dir)
+    if tta is not None:
+        for estimator in estimators:
+            if hasattr(estimator, "trainer"):
+                estimator.trainer["tta"] = tta
+    test_set = dataset.load_test(data_dir or cfg["data"]["dir"], cache)
+    proba = np.mean([e.predict_proba(test_set.pixels) for e in estimators], axis=0)
+    return cfg, proba, len(test_set)
+
+
+@exit_on_error
+def main(argv: list[str]) -> Path:
+    settings = cli_config.load(argv, name="predict")
+    if OmegaConf.is_missing(settings, "run"):
+        raise ConfigError("which run? give run=DIR, a run dir that src.run wrote")
+    run_dir = Path(settings.run)
+    start = time.perf_counter()
+    cfg, proba, n_rows = predict(run_dir, settings.data.dir, settings.tta, settings.data.cache)
+    seconds = time.perf_counter() - start
+    labels = proba.argmax(axis=1)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = submission.write(submission.build(labels), settings.submission.dir,
+                            f"{stamp}_{cfg['model']['name']}_predict", n_rows)
+    print(f"{path}: {n_rows} rows predicted by {run_dir} in {seconds:.1f} s (no retraining)")
+    saved = run_dir / "test_proba.npy"
+    if saved.is_file() and settings.data.dir is None:
+        earlier = np.load(saved)
+        if earlier.shape == proba.shape:
+            print(f"agrees with the run's own predictions on "
+                  f"{np.mean(earlier.argmax(axis=1) == labels):.2%} of rows")
+    return path
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

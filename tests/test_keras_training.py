@@ -1,0 +1,80 @@
+"""The Keras trainer's options: a time budget stops on time, test-time augmentation is off by
+default and, when on, is exactly the mean over the shifted views, early stopping keeps the
+best epoch, augmentation touches only training batches."""
+
+import numpy as np
+import pytest
+from hydra.utils import instantiate
+
+from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
+from tests.helpers import digit_images
+from tests.test_configs import compose_with
+
+
+def classifier(model="nn", **trainer):
+    cfg = compose_with(f"model={model}", "trainer.verbose=0", "threads=2",
+                       *(f"trainer.{k}={v}" for k, v in trainer.items()))
+    return instantiate(cfg.model.estimator, _convert_="all")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return digit_images(200, seed=5)
+
+
+def test_a_time_budget_stops_training_on_time(digits):
+    X, y = digits
+    budget = 1.5
+    model = classifier(epochs=100000, batch_size=8, time_budget=budget).fit(X, y)
+    seconds = model.history_["seconds"]
+    assert model.stopped_early_ and len(seconds) < 100000
+    epoch = max(np.diff([0.0, *seconds]))  # the longest epoch of this very run
+    # it stopped after the budget, and within one batch of it, not at an epoch's end
+    assert budget <= seconds[-1] < budget + epoch
+
+
+def test_no_time_budget_runs_every_epoch(digits):
+    X, y = digits
+    model = classifier(epochs=3).fit(X, y)
+    assert len(model.history_["seconds"]) == 3 and not model.stopped_early_
+
+
+def test_tta_is_off_by_default_and_is_the_mean_over_shifted_views(digits):
+    X, y = digits
+    model = classifier(epochs=2).fit(X, y)
+    assert compose_with("model=cnn").trainer.tta is False  # speed: one pass by default
+    plain = model.model_.predict(X.reshape(-1, 28, 28, 1), verbose=0)
+    assert np.array_equal(model.predict_proba(X), plain)
+    model.trainer["tta"] = True
+    views = [model.model_.predict(np.roll(X.reshape(-1, 28, 28, 1), s, axis=(1, 2)), verbose=0)
+             for s in TTA_SHIFTS]
+    with_tta = model.predict_proba(X)
+    np.testing.assert_allclose(with_tta, np.mean(views, axis=0), rtol=1e-6)
+    assert not np.allclose(with_tta, plain)
+
+
+def test_early_stopping_keeps_the_best_holdout_epoch(digits):
+    X, y = digits
+    model = classifier(epochs=40, early_stopping=2, lr=0.05).fit(
+        X[:150], y[:150], validation_data=(X[150:], y[150:]))
+    accuracy = model.history_["val_accuracy"]
+    assert len(accuracy) < 40  # it stopped
+    held = model.predict_proba(X[150:]).argmax(axis=1)
+    assert np.mean(held == y[150:]) == pytest.approx(max(accuracy), abs=1e-6)
+
+
+def test_augmentation_changes_training_images_only():
+    augment = _augmenter({"rotation": 10.0, "shift": 0.1, "zoom": 0.1}, seed=0)
+    images = digit_images(8, seed=3)[0].reshape(-1, 28, 28, 1).astype("float32")
+    changed = np.asarray(augment(images, training=True))
+    assert changed.shape == images.shape and not np.allclose(changed, images)
+    assert np.array_equal(np.asarray(augment(images, training=False)), images)
+    assert _augmenter({"rotation": 0.0, "shift": 0.0, "zoom": 0.0}, seed=0) is None
+
+
+def test_a_saved_keras_model_predicts_as_before(digits, tmp_path):
+    X, y = digits
+    model = classifier(epochs=1).fit(X, y)
+    model.save(tmp_path / "m.keras")
+    again = KerasClassifier.from_saved(tmp_path / "m.keras", model.trainer)
+    np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X), rtol=1e-6)
