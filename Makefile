@@ -8,14 +8,20 @@ PY      := $(VENV)/bin/python
 SOURCE  ?= auto
 MODEL   ?= cnn
 ARGS    ?=
+RUN     ?=
+RUNS    ?=
+TOP     ?=
+ID      ?=
+SPLIT   ?=
 FILE    ?=
 FORCE   ?=
 WHEEL   ?=
 MESSAGE ?=
 DRY_RUN ?=
-MODELS  ?= logreg svm nn lenet cnn
+BENCH   ?= full
 
-.PHONY: help setup data run score submit scores test test-slurm lint clean bench
+.PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
+	predict ensemble
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +44,18 @@ data: setup ## fetch the data: SOURCE=auto|kaggle|replica (offline); FORCE=1 reb
 run: setup ## train MODEL (logreg|svm|nn|lenet|cnn, default cnn) with Hydra overrides ARGS="..."
 	$(PY) -m src.run model=$(MODEL) $(ARGS)
 
+predict: setup ## predict again from a saved run, no retraining: RUN=dir [ARGS="data.dir=..."]
+	$(PY) -m src.predict run=$(RUN) $(ARGS)
+
+ensemble: setup ## average saved runs into one submission: RUNS=dir1,dir2 or a sweep dir [TOP=N]
+	$(PY) -m src.ensemble runs=$(RUNS) $(if $(TOP),top=$(TOP)) $(ARGS)
+
+show: setup ## picture of image ID=N (SPLIT=test: with a prediction), or RUN=dir's figures
+	$(PY) -m src.show $(if $(ID),id=$(ID)) $(if $(SPLIT),split=$(SPLIT)) $(if $(RUN),run=$(RUN))
+
+report: setup ## one self-contained HTML page of a run or sweep (RUN=dir; default the newest run)
+	$(PY) -m src.report $(if $(RUN),run=$(RUN))
+
 score: setup ## score FILE (default: the newest submission) against the replica's answer key
 	$(PY) -m src.score $(FILE)
 
@@ -57,8 +75,8 @@ test-slurm: setup ## start a local single-node Slurm (installs it first) and run
 lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests hydra_plugins
 
-bench: setup ## train MODELS on the holdout and on all rows, write docs/benchmarks.md (resumable)
-	$(PY) -m src.bench $(MODELS)
+bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=quick: minutes)
+	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick)
 
 clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache data/*/.cache

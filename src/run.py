@@ -132,6 +132,8 @@ def train(cfg: DictConfig) -> float | None:
         log.info("cross-validation: fold accuracy %.5f +/- %.5f over %d folds (%s)",
                  holdout_accuracy, metrics["cv"]["std"], cfg.data.folds,
                  ", ".join(f"{a:.5f}" for a in fold_accuracy))
+    if cfg.figures:
+        _figures(run_dir, splits[0], fits[0], test_set, test_proba)
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     log.info("training accuracy %.5f (on the rows each model was fit on)", train_accuracy)
     log.info("fit %.1f s, predict %.1f s, peak memory %.0f MB, run dir %s",
@@ -150,6 +152,8 @@ def train(cfg: DictConfig) -> float | None:
 def _fit(cfg, fit_set, holdout, test_set, run_dir: Path, name: str) -> dict:
     """Fit one fresh estimator and predict what the run needs from it."""
     estimator = factory.build(cfg.model.estimator)
+    if hasattr(estimator, "log_dir"):  # TensorBoard: `tensorboard --logdir outputs`
+        estimator.log_dir = run_dir / "tensorboard" / name.replace("model", "fit")
     fit_kwargs = {}
     if holdout is not None and "validation_data" in inspect.signature(estimator.fit).parameters:
         fit_kwargs["validation_data"] = (holdout.pixels, holdout.labels)
@@ -167,7 +171,26 @@ def _fit(cfg, fit_set, holdout, test_set, run_dir: Path, name: str) -> dict:
     result["test_proba"] = estimator.predict_proba(test_set.pixels)
     result["predict_seconds"] = time.perf_counter() - start
     persist.save(estimator, run_dir, name)
+    result["history"] = getattr(estimator, "history_", None)  # Keras: per-epoch figures
+    result["search"] = getattr(estimator, "search_", None)  # the SVM's C search
+    for key in ("history", "search"):
+        if result[key]:
+            write_text(run_dir / f"{name.replace('model', key)}.json",
+                       json.dumps(result[key], indent=1) + "\n")
     return result
+
+
+def _figures(run_dir: Path, split, fit: dict, test_set, test_proba) -> None:
+    """The run's pictures (src/figures.py); a figure that fails costs a warning, not the run."""
+    try:
+        from . import figures
+
+        fit_set, holdout = split
+        written = figures.for_run(run_dir, fit_set, holdout, fit["holdout_proba"], test_set,
+                                  test_proba, fit["history"], fit["search"])
+        log.info("figures: %s", ", ".join(p.name for p in written))
+    except Exception as err:  # noqa: BLE001 - pictures must never lose a trained model
+        log.warning("figures not written: %s: %s", type(err).__name__, err)
 
 
 def _accuracy(proba: np.ndarray, digits: dataset.Digits) -> float:

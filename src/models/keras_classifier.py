@@ -30,11 +30,12 @@ TTA_SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
 
 class KerasClassifier:
     def __init__(self, net: Callable[..., keras.Model], trainer: dict, seed: int = 0,
-                 threads: int | None = None):
+                 threads: int | None = None, log_dir: str | None = None):
         self.net = net
         self.trainer = dict(trainer)
         self.seed = seed
         self.threads = threads  # TensorFlow intra-op threads; None: TensorFlow decides
+        self.log_dir = log_dir  # TensorBoard logs go here when trainer.tensorboard is on
         self.classes_ = np.arange(N_CLASSES)
 
     def __repr__(self):
@@ -65,6 +66,8 @@ class KerasClassifier:
             validation = self._dataset(*validation_data, training=False)
         clock = EpochClock(t["time_budget"])
         callbacks = [clock]
+        if t.get("tensorboard") and self.log_dir:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.log_dir)))
         if t["early_stopping"]:
             if validation is None:
                 log.warning("trainer.early_stopping needs a holdout (data.holdout > 0): off")

@@ -22,9 +22,8 @@ from sklearn.multiclass import OneVsOneClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, Normalizer
 from sklearn.svm import SVC, LinearSVC
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .classic import pixel_scaler
 
@@ -78,8 +77,8 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
         "seed": ["random_state"],
     }
 
-    def __init__(self, C=None, solver="liblinear", features="unit", C_low=2**-7, C_high=2**6, n_iter=8, cv=5, search_rows=5000, n_jobs=1,
-                 seed=0):
+    def __init__(self, C=None, solver="liblinear", features="sqrt_l2", C_low=2**-7, C_high=2**6,
+                 n_iter=8, cv=5, search_rows=10000, n_jobs=1, seed=0):
         self.C = C
         self.solver = solver
         self.features = features
@@ -124,6 +123,10 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
             search.fit(X[rows], y[rows])
         self.search_seconds_ = time.perf_counter() - start
         self.cv_results_ = search.cv_results_
+        self.search_ = {"C": [float(c) for c in search.cv_results_[f"param_{self._c_param()}"]],
+                        "cv_accuracy": [float(a) for a in search.cv_results_["mean_test_score"]],
+                        "cv": self.cv, "rows": len(rows),
+                        "best_C": float(search.best_params_[self._c_param()])}
         self.best_C_ = float(search.best_params_[self._c_param()])
         log.info("svm: best C=%.4g (cv accuracy %.4f) in %.0f s; refitting on %d rows",
                  self.best_C_, search.best_score_, self.search_seconds_, len(y))

@@ -1,0 +1,150 @@
+"""Pictures of a run, written into its run dir as PNG (see README, "Reading a run dir"):
+
+    train_gallery.png   training digits with their labels
+    test_gallery.png    test digits with the predicted label and its confidence
+    misclassified.png   holdout digits the model got wrong, worst (most confident) first
+    confusion.png       the holdout confusion matrix, counts, with per-class recall
+    curves.png          Keras models: loss and accuracy per epoch, training and holdout
+    c_search.png        the SVM: cross-validated accuracy against C, the chosen C marked
+
+matplotlib draws the charts; pillow makes the digit tiles (nearest-neighbour upscaling, so a
+pixel stays a pixel).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+GALLERY = 40  # digits in a gallery: 5 rows of 8
+TILE = 84  # pixels a side: 28 x 3
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, none opened
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def tile(pixels: np.ndarray, size: int = TILE) -> Image.Image:
+    """A digit's 784 pixels as a square grey image, ink dark on white, `size` pixels a side."""
+    image = Image.fromarray(255 - np.asarray(pixels, dtype=np.uint8).reshape(28, 28), "L")
+    return image.resize((size, size), Image.Resampling.NEAREST)
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    _pyplot().close(fig)
+    return path
+
+
+def gallery(pixels: np.ndarray, captions: list[str], title: str, path: Path,
+            colors: list[str] | None = None, columns: int = 8) -> Path:
+    plt = _pyplot()
+    rows = max(1, -(-len(pixels) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45 + 0.5))
+    for k, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if k < len(pixels):
+            ax.imshow(tile(pixels[k]), cmap="gray", vmin=0, vmax=255)
+            ax.set_title(captions[k], fontsize=8, color=(colors or ["black"] * len(pixels))[k])
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def misclassified(pixels, labels, proba, path: Path, limit: int = GALLERY) -> Path:
+    predicted = proba.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    wrong = wrong[np.argsort(-proba[wrong, predicted[wrong]], kind="stable")][:limit]
+    captions = [f"{labels[i]} → {predicted[i]} ({proba[i, predicted[i]]:.2f})" for i in wrong]
+    title = (f"misclassified holdout digits: {len(np.flatnonzero(predicted != labels))} of "
+             f"{len(labels)} (true → predicted (confidence)), worst first")
+    if not len(wrong):
+        title = f"no misclassified holdout digits among {len(labels)}"
+    return gallery(pixels[wrong], captions, title, path, colors=["firebrick"] * len(wrong))
+
+
+def confusion(labels, predicted, path: Path) -> Path:
+    from sklearn.metrics import ConfusionMatrixDisplay, recall_score
+
+    plt = _pyplot()
+    classes = np.arange(10)
+    recall = recall_score(labels, predicted, labels=classes, average=None, zero_division=0)
+    fig, ax = plt.subplots(figsize=(7, 6.2))
+    display = ConfusionMatrixDisplay.from_predictions(labels, predicted, labels=classes, ax=ax,
+                                                      colorbar=False, cmap="Blues")
+    display.ax_.set_yticklabels([f"{c}  (recall {r:.3f})" for c, r in zip(classes, recall,
+                                                                          strict=True)])
+    accuracy = np.mean(labels == predicted)
+    ax.set_title(f"holdout confusion matrix: {len(labels)} digits, accuracy {accuracy:.4f}")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def curves(history: dict, path: Path) -> Path:
+    plt = _pyplot()
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key in ((left, "loss"), (right, "accuracy")):
+        ax.plot(epochs, history[key], "o-", label="training")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s-", label="holdout")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("training curves", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def c_search(search: dict, path: Path) -> Path:
+    plt = _pyplot()
+    order = np.argsort(search["C"])
+    c, score = np.asarray(search["C"])[order], np.asarray(search["cv_accuracy"])[order]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    ax.plot(c, score, "o-", label=f"{search['cv']}-fold cross-validated accuracy")
+    ax.axvline(search["best_C"], color="firebrick", ls="--", label=f"chosen C = "
+               f"{search['best_C']:.4g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("C (log scale)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"the SVM's C search ({search['rows']:,} rows)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def for_run(run_dir: Path, fit_set, holdout, holdout_proba, test_set, test_proba,
+            history: dict | None, search: dict | None) -> list[Path]:
+    """Every figure a run's results allow; returns the paths written."""
+    n = min(GALLERY, len(fit_set))
+    written = [gallery(fit_set.pixels[:n], [f"label {y}" for y in fit_set.labels[:n]],
+                       "training digits and their labels", run_dir / "train_gallery.png")]
+    n = min(GALLERY, len(test_set))
+    predicted, confidence = test_proba.argmax(axis=1), test_proba.max(axis=1)
+    written.append(gallery(test_set.pixels[:n],
+                           [f"#{i + 1}: {predicted[i]} ({confidence[i]:.2f})" for i in range(n)],
+                           "test digits: ImageId, predicted label (confidence)",
+                           run_dir / "test_gallery.png"))
+    if holdout is not None:
+        written.append(misclassified(holdout.pixels, holdout.labels, holdout_proba,
+                                     run_dir / "misclassified.png"))
+        written.append(confusion(holdout.labels, holdout_proba.argmax(axis=1),
+                                 run_dir / "confusion.png"))
+    if history:
+        written.append(curves(history, run_dir / "curves.png"))
+    if search:
+        written.append(c_search(search, run_dir / "c_search.png"))
+    return written

@@ -1,0 +1,249 @@
+"""One self-contained HTML page for a run or a sweep: no network, images embedded.
+
+    python -m src.report                 # the newest run under outputs/
+    python -m src.report run=DIR         # a run dir or a sweep dir (make report RUN=DIR)
+
+A run's page: its config, metrics, figures and submission. A sweep's: the summary table, best
+first (failed jobs with their error), and holdout accuracy against each swept setting. Both,
+when the Kaggle ledger exists: holdout accuracy against public score for each submission.
+Written to <dir>/report.html; the path is printed. Missing pieces are named on the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import cli_config, ledger, summarize
+from .atomic_io import write_text
+from .errors import ConfigError, exit_on_error
+from .show import FIGURES
+
+CAPTIONS = {
+    "train_gallery.png": "Training digits and their labels",
+    "test_gallery.png": "Test digits with the predicted label and its confidence",
+    "misclassified.png": "Holdout digits the model got wrong, worst first",
+    "confusion.png": "Holdout confusion matrix and per-class recall",
+    "curves.png": "Training curves: loss and accuracy per epoch",
+    "c_search.png": "The SVM's C search: cross-validated accuracy against C",
+}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}
+figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}
+pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:13px}.missing{color:#a33}
+tr.failed td{color:#a33}"""
+# The browser marks the page once every image has decoded (checked by the Chromium test).
+CHECK = """<script>window.addEventListener('load',()=>{const i=[...document.images];
+document.body.dataset.images=i.every(x=>x.complete&&x.naturalWidth>0)?'ok':'broken';});
+</script>"""
+
+
+def newest_run(roots=("outputs", "multirun")) -> Path:
+    found = [p.parent for root in roots for p in Path(root).glob("**/metrics.json")
+             if not p.parent.name.startswith(".")]
+    if not found:
+        raise ConfigError("no runs yet under outputs/ or multirun/: train one (make run), "
+                          "or give run=DIR")
+    return max(found, key=lambda p: (p / "metrics.json").stat().st_mtime)
+
+
+def _png(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _figure_png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _table(columns: list[str], rows: list[list], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = []
+    for k, row in enumerate(rows):
+        cls = f' class="{classes[k]}"' if classes and classes[k] else ""
+        cells = "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _flat(prefix: str, value) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _flat(f"{prefix}{k}.", v)]
+    if isinstance(value, list) and len(value) > 12:
+        value = f"[{len(value)} values]"
+    return [(prefix.rstrip("."), value)]
+
+
+def run_sections(run: Path) -> tuple[str, list[str]]:
+    parts = []
+    metrics_path, failed_path = run / "metrics.json", run / "failed.json"
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+        accuracy = metrics.get("holdout_accuracy")
+        title = (f"{metrics.get('model', 'run')}: holdout accuracy {accuracy:.5f}"
+                 if isinstance(accuracy, float) else f"{metrics.get('model', 'run')}: "
+                 "trained on all rows (no holdout)")
+        parts.append("<h2>Metrics</h2>" + _table(["metric", "value"],
+                                                  [list(kv) for kv in _flat("", metrics)]))
+    elif failed_path.is_file():
+        failed = json.loads(failed_path.read_text())
+        title = "a failed run"
+        parts.append(f'<h2>Failed</h2><p class="missing">{html.escape(failed["error"])}</p>')
+    else:
+        title = "an unfinished run"
+        parts.append('<p class="missing">No metrics.json: this run has not finished (or was '
+                     "stopped).</p>")
+    parts.append("<h2>Figures</h2>")
+    found = [name for name in FIGURES if (run / name).is_file()]
+    if not found:
+        parts.append('<p class="missing">No figures in this run dir (a run from before '
+                     "figures existed, or with figures=false).</p>")
+    for name in found:
+        parts.append(f"<figure>{_png(run / name)}<figcaption>{CAPTIONS[name]}"
+                     "</figcaption></figure>")
+    parts.append("<h2>Submission</h2>" + _submission(run))
+    config = run / "config_resolved.yaml"
+    parts.append("<h2>Config</h2>" + (f"<pre>{html.escape(config.read_text())}</pre>"
+                                      if config.is_file() else
+                                      '<p class="missing">No config_resolved.yaml.</p>'))
+    return title, parts
+
+
+def _submission(run: Path) -> str:
+    metrics_path = run / "metrics.json"
+    path = json.loads(metrics_path.read_text()).get("submission") if metrics_path.is_file() \
+        else None
+    if not path or not Path(path).is_file():
+        return f'<p class="missing">No submission file found ({html.escape(str(path))}).</p>'
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    counts = frame["Label"].value_counts().sort_index()
+    return (f"<p><code>{html.escape(path)}</code>: {len(frame):,} rows.</p>"
+            + _table(["ImageId", "Label"], frame.head(8).values.tolist())
+            + "<p>Predicted labels per class:</p>"
+            + _table([str(k) for k in counts.index], [counts.tolist()]))
+
+
+def sweep_sections(sweep: Path) -> tuple[str, list[str]]:
+    rows = summarize.summarize(sweep, echo=False)
+    failed = sum(r["status"] == "failed" for r in rows)
+    columns = [c for c in rows[0] if c not in ("submission",)] if rows else []
+    parts = ["<h2>Summary, best first</h2>",
+             f"<p>{len(rows)} jobs" + (f", {failed} failed (their error is in the last "
+                                       "column)" if failed else "") + ".</p>",
+             _table(columns, [[r[c] for c in columns] for r in rows],
+                    ["failed" if r["status"] == "failed" else "" for r in rows])]
+    swept = [c for c in columns if c not in ("job", "status", "run_dir", "error",
+                                             *summarize.METRICS)]
+    ok = [r for r in rows if isinstance(r.get("holdout_accuracy"), float | int)]
+    if ok and swept:
+        parts.append("<h2>Holdout accuracy against each swept setting</h2>")
+        parts.append(_sweep_plot(ok, swept))
+    best = ok[0]["holdout_accuracy"] if ok else None
+    title = f"sweep of {len(rows)} jobs" + (f", best holdout {best:.5f}" if best else "")
+    return title, parts
+
+
+def _sweep_plot(rows: list[dict], swept: list[str]) -> str:
+    from .figures import _pyplot
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(swept), figsize=(4.2 * len(swept), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], swept, strict=True):
+        values = [r[key] for r in rows]
+        accuracy = [r["holdout_accuracy"] for r in rows]
+        try:
+            numbers = [float(v) for v in values]
+            ax.plot(numbers, accuracy, "o")
+            if min(numbers) > 0 and max(numbers) / min(numbers) > 50:
+                ax.set_xscale("log")
+        except (TypeError, ValueError):
+            labels = sorted(set(map(str, values)))
+            ax.plot([labels.index(str(v)) for v in values], accuracy, "o")
+            ax.set_xticks(range(len(labels)), labels, rotation=30)
+        ax.set_xlabel(key)
+        ax.set_ylabel("holdout accuracy")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _figure_png(fig)
+
+
+def kaggle_section(ledger_path: Path) -> list[str]:
+    rows = [r for r in ledger.read(ledger_path) if r.get("status") != "dry-run"]
+    if not rows:
+        return ["<h2>Kaggle</h2>", f'<p class="missing">No Kaggle ledger at '
+                f"{html.escape(str(ledger_path))} (nothing submitted yet): `make submit` "
+                "starts one.</p>"]
+    table = [[r["time"][:16], Path(r["file"]).name, r["model"], r["holdout_accuracy"],
+              r["public_score"], r["status"]] for r in rows]
+    parts = ["<h2>Kaggle: holdout accuracy against public score</h2>",
+             _table(["time", "file", "model", "holdout", "public score", "status"], table)]
+    scored = [(float(r["holdout_accuracy"]), float(r["public_score"])) for r in rows
+              if r["holdout_accuracy"] and r["public_score"]]
+    if scored:
+        from .figures import _pyplot
+
+        fig, ax = _pyplot().subplots(figsize=(5, 4))
+        x, y = np.array(scored).T
+        ax.plot(x, y, "o")
+        low, high = min(x.min(), y.min()), max(x.max(), y.max())
+        ax.plot([low, high], [low, high], color="grey", lw=0.8, ls="--", label="equal")
+        ax.set_xlabel("holdout accuracy")
+        ax.set_ylabel("public score")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        parts.append(_figure_png(fig))
+    else:
+        parts.append('<p class="missing">No public scores yet: `make scores` fetches them.</p>')
+    return parts
+
+
+def build(target: Path, ledger_path: Path) -> Path:
+    if not target.is_dir():
+        raise ConfigError(f"run={target} is not a directory: give a run dir or a sweep dir")
+    is_sweep = any(target.glob("*/.hydra/overrides.yaml"))
+    is_run = any((target / name).exists() for name in ("metrics.json", "failed.json",
+                                                        ".hydra", "config_resolved.yaml"))
+    if is_sweep:
+        title, parts = sweep_sections(target)
+    elif is_run:
+        title, parts = run_sections(target)
+    else:
+        raise ConfigError(f"{target} is neither a run dir nor a sweep dir (no metrics.json, "
+                          ".hydra or job dirs)")
+    parts += kaggle_section(ledger_path)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Digit Recognizer: "
+            f"{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p><code>{html.escape(str(target))}</code></p>"
+            + "\n".join(parts) + CHECK + "</body></html>\n")
+    out = target / "report.html"
+    write_text(out, page)
+    return out
+
+
+@exit_on_error
+def main(argv: list[str]) -> Path:
+    settings = cli_config.load(argv, name="report")
+    target = Path(settings.run) if settings.run else newest_run()
+    out = build(target, Path(settings.ledger))
+    print(out)
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

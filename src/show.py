@@ -1,0 +1,115 @@
+"""Look at a digit, or at a run's pictures.
+
+    python -m src.show id=7                      # training image 7, with its label
+    python -m src.show id=7 split=test           # test image 7, with the newest run's prediction
+    python -m src.show id=7 split=test run=DIR   # ... with that run's prediction
+    python -m src.show run=DIR                   # a run's figures (opened when a display is)
+
+Writes a PNG and prints its path (make show ID=7 / make show RUN=DIR).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from . import cli_config, dataset
+from .atomic_io import write_bytes
+from .errors import ConfigError, DataError, exit_on_error
+from .figures import tile
+
+FIGURES = ("train_gallery.png", "test_gallery.png", "misclassified.png", "confusion.png",
+           "curves.png", "c_search.png")
+RUN_ROOTS = ("outputs", "multirun")
+
+
+def picture(pixels: np.ndarray, caption: str) -> Image.Image:
+    """The digit at 10x, a caption under it."""
+    digit = tile(pixels, 280)
+    canvas = Image.new("L", (280, 320), 255)
+    canvas.paste(digit, (0, 0))
+    ImageDraw.Draw(canvas).text((140, 300), caption, fill=0, anchor="mm",
+                                font=ImageFont.load_default(size=18))
+    return canvas
+
+
+def newest_run(n_test: int) -> Path:
+    """The newest run dir whose test predictions cover `n_test` rows."""
+    candidates = sorted((p for root in RUN_ROOTS for p in Path(root).glob("**/test_proba.npy")),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        if np.load(path, mmap_mode="r").shape[0] == n_test:
+            return path.parent
+    raise ConfigError("no run has predicted this test set yet: train one (make run), "
+                      "or give run=DIR")
+
+
+def show_digit(settings) -> Path:
+    split, number = settings.split, settings.id
+    if split not in ("train", "test"):
+        raise ConfigError(f"split={split} is not train or test")
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ConfigError(f"id={number} is not an image number: give id=N, e.g. id=7")
+    digits = (dataset.load_train if split == "train" else dataset.load_test)(
+        settings.data.dir, settings.data.cache)
+    if not 1 <= number <= len(digits):
+        raise ConfigError(f"id={number} is out of range: {split}.csv has {len(digits):,} "
+                          f"images, numbered 1..{len(digits)}")
+    pixels = digits.pixels[number - 1]
+    if split == "train":
+        caption = f"train #{number}: label {digits.labels[number - 1]}"
+    else:
+        run = Path(settings.run) if settings.run else newest_run(len(digits))
+        proba_path = run / "test_proba.npy"
+        if not proba_path.is_file():
+            raise ConfigError(f"{run} has no test predictions (test_proba.npy)")
+        proba = np.load(proba_path, mmap_mode="r")
+        if proba.shape[0] != len(digits):
+            raise DataError(f"{run} predicted {proba.shape[0]:,} test rows, this test.csv has "
+                            f"{len(digits):,}: give the run that used this data")
+        label = int(np.argmax(proba[number - 1]))
+        caption = f"test #{number}: {label} ({proba[number - 1][label]:.2f})"
+        print(f"prediction of {run}")
+    out = Path(settings.out or f"outputs/show/{split}_{number}.png")
+    buffer = io.BytesIO()
+    picture(pixels, caption).save(buffer, format="PNG")
+    write_bytes(out, buffer.getvalue())
+    return out
+
+
+def run_figures(run: Path) -> list[Path]:
+    if not run.is_dir():
+        raise ConfigError(f"run={run} is not a directory")
+    found = [run / name for name in FIGURES if (run / name).is_file()]
+    if not found:
+        raise ConfigError(f"{run} has no figures (a run from before they existed, or with "
+                          "figures=false): `make report RUN=...` still shows its metrics")
+    return found
+
+
+@exit_on_error
+def main(argv: list[str]) -> None:
+    settings = cli_config.load(argv, name="show")
+    if settings.id is None:
+        if not settings.run:
+            raise ConfigError("what to show? id=N (a digit) or run=DIR (a run's figures)")
+        paths = run_figures(Path(settings.run))
+        print("\n".join(map(str, paths)))
+        opener = shutil.which("xdg-open") or shutil.which("open")
+        if opener and (os.environ.get("DISPLAY") or sys.platform == "darwin"):
+            for path in paths:
+                subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        return
+    print(show_digit(settings))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
