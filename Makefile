@@ -79,5 +79,5 @@ bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=qui
 	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick)
 
 clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
-	rm -rf outputs multirun .pytest_cache .ruff_cache data/*/.cache
+	rm -rf outputs multirun bench-quick .pytest_cache .ruff_cache data/*/.cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -43,10 +43,10 @@ SEED_EPOCHS = 50
 SEED_HOLDOUT = {"svm": 0.938, "nn": 0.976, "lenet": 0.984}
 SWEEP_LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]}
 PLAN = {
-    "quick": {"models": ["logreg", "svm", "nn"], "splits": ["holdout"],
+    "quick": {"models": ["logreg", "svm", "nn", "lenet"], "splits": ["holdout"],
               "cnn": ["trainer.epochs=2"], "seed_epochs": 1, "members": 0, "sweeps": False},
     "full": {"models": ["logreg", "svm", "nn", "lenet", "cnn"], "splits": ["holdout", "full"],
-             "cnn": [], "seed_epochs": 3, "members": 4, "sweeps": True},
+             "cnn": [], "seed_epochs": 3, "members": 3, "sweeps": True},
 }
 
 
@@ -71,10 +71,11 @@ def main() -> None:
         for split in plan["splits"]:
             rows.append(bench.model_row(model, split))
     cnn = bench.run("cnn-holdout", ["model=cnn", *plan["cnn"]])
+    lenet = bench.run("lenet-holdout", ["model=lenet"])
     seed = bench.seed_lenet(plan["seed_epochs"])
     sections = [
         render_models(rows),
-        render_time_to_accuracy(cnn, seed, plan["cnn"], out / "cnn-holdout"),
+        render_time_to_accuracy(lenet, cnn, seed),
         render_svm(bench.model_row("svm", "holdout"), bench.seed_svc_fit()),
         render_loading(time_loading(data_dir)),
         render_predict(bench.predict_vs_retrain(out / "cnn-holdout"), cnn),
@@ -88,7 +89,8 @@ def main() -> None:
                                        for name, extra in SWEEP_LAUNCHERS.items()}))
     plot = doc.parent / ("bench_time_to_accuracy.png" if mode == "full"
                          else "time_to_accuracy.png")
-    plot_time_to_accuracy(out / "cnn-holdout", seed, plot)
+    plot_time_to_accuracy({"ours: model=lenet": lenet["history"],
+                           "ours: model=cnn": cnn["history"]}, seed, plot)
     header = render_header(mode, plot.name)
     write_text(doc, "\n".join([header, *sections]))
     print(f"bench: wrote {doc} and {plot}")
@@ -276,35 +278,34 @@ def render_models(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_time_to_accuracy(cnn: dict, seed: dict, cnn_extra: list[str], run_dir: Path) -> str:
-    ours = time_to(cnn["history"], SEED_TARGET)
+def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
     seed_fit = seed["fit_seconds_50"]
-    within = accuracy_within(cnn["history"], seed_fit)
     lines = [
         f"## Time to the seed's {SEED_TARGET} holdout accuracy", "",
-        f"The seed's LeNet (batch 32, Adam 1e-3, {SEED_EPOCHS} epochs) reached {SEED_TARGET} "
-        f"at the end of its {SEED_EPOCHS} epochs. Here its pipeline (`python -m "
+        f"The seed's LeNet (batch 32, constant Adam 1e-3, {SEED_EPOCHS} epochs) reached "
+        f"{SEED_TARGET} at the end of its {SEED_EPOCHS} epochs. Here its pipeline (`python -m "
         f"src.seed_pipeline`: pandas, float64 pixels, the same holdout) ran {seed['epochs']} "
         f"epoch(s) at a median {seed['seconds_per_epoch']:.1f} s each (holdout accuracy after "
         f"them: {', '.join(f'{a:.4f}' for a in seed['holdout_accuracy'])}); its {SEED_EPOCHS} "
-        f"epochs are extrapolated to {seed_fit:.0f} s.", "",
-        "| | seconds of training | ratio seed / ours |",
-        "|---|---|---|",
-        f"| seed LeNet, {SEED_EPOCHS} epochs to {SEED_TARGET} (extrapolated) | {seed_fit:.0f} "
-        "| 1 |",
-    ]
-    if ours is None:
-        lines.append(f"| ours, `{cnn['command']}`: never reached {SEED_TARGET} "
-                     f"(best {max(cnn['history']['val_accuracy']):.4f}) | — | — |")
-    else:
-        lines.append(f"| ours, `{cnn['command']}`, first epoch at or above {SEED_TARGET} "
-                     f"| {ours:.0f} | {seed_fit / ours:.0f}x |")
+        f"epochs are extrapolated to {seed_fit:.0f} s. Ours: seconds of training at the end of "
+        f"the first epoch whose holdout accuracy reached {SEED_TARGET} (from `history.json`).",
+        "", "| | seconds of training | ratio seed / ours |", "|---|---|---|",
+        f"| seed LeNet, {SEED_EPOCHS} epochs (extrapolated) | {seed_fit:.0f} | 1 |"]
+    for run in (lenet, cnn):
+        reached = time_to(run["history"], SEED_TARGET)
+        if reached is None:
+            lines.append(f"| `{run['command']}`: never reached {SEED_TARGET} (best "
+                         f"{max(run['history']['val_accuracy']):.4f}) | — | — |")
+        else:
+            lines.append(f"| `{run['command']}` | {reached:.1f} | {seed_fit / reached:.0f}x |")
+    within = accuracy_within(cnn["history"], seed_fit)
     lines += [
-        "",
-        f"Within the seed LeNet's {seed_fit:.0f} s, ours reached holdout accuracy "
-        f"{_acc(within)} (final {cnn['holdout_accuracy']:.4f} after "
-        f"{cnn['history']['seconds'][-1]:.0f} s of training, "
-        f"{len(cnn['history']['seconds'])} epochs); the seed LeNet, {SEED_TARGET}.", ""]
+        "", "`model=lenet` is the seed's architecture with our training recipe (batch 128, "
+        "Adam 3e-3 decayed by a cosine, 5 epochs).", "",
+        f"**Accuracy within the seed LeNet's {seed_fit:.0f} s:** `{cnn['command']}` reached "
+        f"holdout accuracy {_acc(within)} by then (final {cnn['holdout_accuracy']:.4f} after "
+        f"{cnn['history']['seconds'][-1]:.0f} s of training, {len(cnn['history']['seconds'])} "
+        f"epochs); the seed LeNet, {SEED_TARGET}.", ""]
     return "\n".join(lines)
 
 
@@ -384,25 +385,25 @@ def render_sweeps(sweeps: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_time_to_accuracy(run_dir: Path, seed: dict, path: Path) -> None:
+def plot_time_to_accuracy(histories: dict, seed: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = json.loads((run_dir / "history.json").read_text())
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    ax.plot(history["seconds"], history["val_accuracy"], "o-", label="ours: model=cnn")
+    for label, history in histories.items():
+        ax.plot(history["seconds"], history["val_accuracy"], "o-", ms=4, label=label)
     seed_ends = np.cumsum(seed["epoch_seconds"])
     ax.plot(seed_ends, seed["holdout_accuracy"], "s-", label="seed LeNet (measured epochs)")
-    ax.plot([seed["fit_seconds_50"]], [SEED_TARGET], "s", mfc="none", color="C1",
+    ax.plot([seed["fit_seconds_50"]], [SEED_TARGET], "D", mfc="none", color="C2",
             label=f"seed LeNet after {SEED_EPOCHS} epochs (extrapolated)")
     ax.axhline(SEED_TARGET, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
     ax.set_ylim(0.95, 1.0)
     ax.set_xlabel("seconds of training (log scale)")
     ax.set_ylabel("holdout accuracy")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
