@@ -72,9 +72,18 @@ def check_overrides(args: list[str]) -> None:
             swept.extend(f"{key}={value}" for value in override.sweep_string_iterator())
     for extra in [[], *([value] for value in swept)]:
         check(load(hydra_settings + fixed + extra))
-    with_hydra = load(hydra_settings + fixed, hydra_config=True).hydra
+    composed = load(hydra_settings + fixed, hydra_config=True)
+    with_hydra = composed.hydra
+    if "resumable_optuna" in str(with_hydra.sweeper.get("_target_")) and \
+            not composed.data.holdout and not composed.data.folds:
+        raise ConfigError("a search maximises holdout accuracy, and data.holdout=0 has none: "
+                          "keep a holdout (data.holdout=0.1) or use data.folds=K")
     if args.multirun or str(with_hydra.mode) == "RunMode.MULTIRUN":
-        sweep_record.check(Path(with_hydra.sweep.dir), sweep_record.identity(with_hydra, task))
+        try:
+            sweep_dir = Path(str(with_hydra.sweep.dir))
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"bad hydra.sweep.dir: {' '.join(str(err).split())}") from None
+        sweep_record.check(sweep_dir, sweep_record.identity(with_hydra, task))
 
 
 def _check_launcher(name: str) -> None:

@@ -43,7 +43,7 @@ def members(paths: list[str], top: int | None) -> list[Path]:
         if not (run / "test_proba.npy").is_file():
             raise ConfigError(f"{run} has no test_proba.npy: only runs of src.run can join")
     if top is not None:
-        if top < 1:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
             raise ConfigError(f"top={top} is out of range: expected an integer >= 1")
         scored = [(_metrics(r).get("holdout_accuracy"), r) for r in runs]
         if any(accuracy is None for accuracy, _ in scored):
@@ -126,17 +126,20 @@ def main(argv: list[str]) -> Path:
     write_array(out_dir / "test_proba.npy",
                 (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32))
     write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    _print(runs, report, metrics, path, out_dir)
+    _print(runs, report, metrics, path, out_dir, settings.top is not None)
     return path
 
 
-def _print(runs, report, metrics, path, out_dir) -> None:
+def _print(runs, report, metrics, path, out_dir, chosen_by_holdout: bool) -> None:
     print(f"ensemble of {len(runs)} ({metrics['model']}):")
     for run in runs:
         accuracy = report["members"][str(run)] if report else None
         print(f"  {run}" + (f"  holdout {accuracy:.5f}" if accuracy is not None else ""))
     if report:
         low = min(report["agreement"].values())
+        if chosen_by_holdout:
+            print("(members were chosen by this holdout's accuracy: the ensemble's holdout "
+                  "accuracy is optimistic)")
         print(f"holdout ({report['rows']} rows): ensemble {report['ensemble']:.5f}, "
               f"best member {max(report['members'].values()):.5f}; members agree on "
               f"{low:.2%}..{max(report['agreement'].values()):.2%} of rows pairwise")

@@ -13,11 +13,13 @@ pixel stays a pixel).
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .atomic_io import write_bytes
 
 GALLERY = 40  # digits in a gallery: 5 rows of 8
 TILE = 84  # pixels a side: 28 x 3
@@ -38,12 +40,15 @@ def tile(pixels: np.ndarray, size: int = TILE) -> Image.Image:
     return image.resize((size, size), Image.Resampling.NEAREST)
 
 
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+def png_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def _save(fig, path: Path) -> Path:
+    write_bytes(path, png_bytes(fig))
     return path
 
 
@@ -100,6 +105,7 @@ def curves(history: dict, path: Path) -> Path:
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "s-", label="holdout")
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend()

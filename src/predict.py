@@ -51,6 +51,8 @@ def main(argv: list[str]) -> Path:
     settings = cli_config.load(argv, name="predict")
     if OmegaConf.is_missing(settings, "run"):
         raise ConfigError("which run? give run=DIR, a run dir that src.run wrote")
+    if settings.tta not in (None, True, False):
+        raise ConfigError(f"tta={settings.tta} is not true or false")
     run_dir = Path(settings.run)
     start = time.perf_counter()
     cfg, proba, n_rows = predict(run_dir, settings.data.dir, settings.tta, settings.data.cache)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import sys
 from pathlib import Path
@@ -46,8 +45,8 @@ document.body.dataset.images=i.every(x=>x.complete&&x.naturalWidth>0)?'ok':'brok
 
 
 def newest_run(roots=("outputs", "multirun")) -> Path:
-    found = [p.parent for root in roots for p in Path(root).glob("**/metrics.json")
-             if not p.parent.name.startswith(".")]
+    found = [p.parent for root in roots for p in Path(root).glob("**/config_resolved.yaml")
+             if (p.parent / "metrics.json").is_file()]  # runs of src.run, not ensembles
     if not found:
         raise ConfigError("no runs yet under outputs/ or multirun/: train one (make run), "
                           "or give run=DIR")
@@ -60,12 +59,9 @@ def _png(path: Path) -> str:
 
 
 def _figure_png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    import matplotlib.pyplot as plt
+    from .figures import png_bytes
 
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode()
+    data = base64.b64encode(png_bytes(fig)).decode()
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 

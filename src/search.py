@@ -75,13 +75,15 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
         path = self.experiment_dir / f"{name}.yaml"
         write_text(path, experiment_yaml(settings, self.study_name, best.number, best.value,
                                          run_dir))
-        extra = ""
+        command = f"python -m src.run experiment={name} data.holdout=0"
         if self.experiment_dir.resolve() != (CONF_DIR / "experiment").resolve():
-            extra = f" --config-dir {self.experiment_dir.parent}"
+            # Hydra finds experiment files in <config dir>/experiment/ only
+            command = (command.replace("src.run", f"src.run --config-dir "
+                                       f"{self.experiment_dir.parent}")
+                       if self.experiment_dir.name == "experiment" else
+                       f"{command} (after copying {path.name} into conf/experiment/)")
         print(f"\nbest trial {best.number}: holdout accuracy {best.value:.5f} ({run_dir})\n"
-              f"its settings: {path}\n"
-              f"train them on all rows: python -m src.run{extra} experiment={name} "
-              "data.holdout=0", flush=True)
+              f"its settings: {path}\ntrain them on all rows: {command}", flush=True)
 
 
 def experiment_yaml(settings: dict, study: str, number: int, value: float,
@@ -94,8 +96,8 @@ def experiment_yaml(settings: dict, study: str, number: int, value: float,
             continue
         if (CONF_DIR / key).is_dir():
             groups.append({f"override /{key}": str(value_)})
-        else:
-            values.append(f"{key}={value_}")
+        else:  # YAML spelling, so that null, true and numbers keep their types
+            values.append(f"{key}={'null' if value_ is None else value_}")
     body = OmegaConf.to_container(OmegaConf.from_dotlist(values))
     if groups:
         body = {"defaults": groups, **body}
@@ -114,6 +116,7 @@ def _close_interrupted(study: optuna.Study, sweep_dir: Path) -> None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         job_dir = _trial_dir(sweep_dir, trial.number)
         accuracy = _holdout_accuracy(job_dir)
+        own_error = job_dir is not None and (job_dir / "failed.json").is_file()
         if accuracy is not None:
             storage.set_trial_values(trial._trial_id, [accuracy])
             storage.set_trial_state(trial._trial_id, TrialState.COMPLETE)
@@ -121,7 +124,7 @@ def _close_interrupted(study: optuna.Study, sweep_dir: Path) -> None:
             continue
         storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
         storage.set_trial_state(trial._trial_id, TrialState.FAIL)
-        if job_dir is not None:
+        if job_dir is not None and not own_error:  # a job's own error line stays
             write_text(job_dir / "failed.json", json.dumps(
                 {"status": "interrupted", "error": "the search stopped during this trial; "
                  "it does not count toward n_trials"}, indent=2) + "\n")

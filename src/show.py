@@ -51,7 +51,7 @@ def newest_run(n_test: int) -> Path:
                       "or give run=DIR")
 
 
-def show_digit(settings) -> Path:
+def show_digit(settings) -> tuple[Path, str]:
     split, number = settings.split, settings.id
     if split not in ("train", "test"):
         raise ConfigError(f"split={split} is not train or test")
@@ -81,7 +81,7 @@ def show_digit(settings) -> Path:
     buffer = io.BytesIO()
     picture(pixels, caption).save(buffer, format="PNG")
     write_bytes(out, buffer.getvalue())
-    return out
+    return out, caption
 
 
 def run_figures(run: Path) -> list[Path]:
@@ -108,7 +108,8 @@ def main(argv: list[str]) -> None:
                 subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         return
-    print(show_digit(settings))
+    out, caption = show_digit(settings)
+    print(f"{out}  ({caption})")
 
 
 if __name__ == "__main__":

@@ -26,11 +26,12 @@ def test_a_time_budget_stops_training_on_time(digits):
     X, y = digits
     budget = 1.5
     model = classifier(epochs=100000, batch_size=8, time_budget=budget).fit(X, y)
-    seconds = model.history_["seconds"]
-    assert model.stopped_early_ and len(seconds) < 100000
-    epoch = max(np.diff([0.0, *seconds]))  # the longest epoch of this very run
-    # it stopped after the budget, and within one batch of it, not at an epoch's end
-    assert budget <= seconds[-1] < budget + epoch
+    clock = model.clock_
+    assert model.stopped_early_ and clock.out_of_time and len(clock.elapsed) < 100000
+    # it stopped at the first batch end past the budget: within one batch (the longest of
+    # this very run) of it, not at the end of an epoch
+    assert budget <= clock.stopped_at <= budget + clock.longest_batch
+    assert clock.longest_batch < np.median(np.diff([0.0, *clock.elapsed]))  # batch < epoch
 
 
 def test_no_time_budget_runs_every_epoch(digits):
@@ -63,6 +64,20 @@ def test_early_stopping_keeps_the_best_holdout_epoch(digits):
     assert len(accuracy) < 40  # it stopped
     held = model.predict_proba(X[150:]).argmax(axis=1)
     assert np.mean(held == y[150:]) == pytest.approx(max(accuracy), abs=1e-6)
+
+
+def test_the_input_pipeline_augments_training_batches_only(digits):
+    X, y = digits
+    originals = {image.tobytes() for image in X.reshape(-1, 28, 28, 1).astype(np.float32)}
+
+    def images(model, training):
+        return [x.astype(np.float32).tobytes()
+                for batch, _ in model._dataset(X, y, training=training) for x in batch.numpy()]
+
+    cnn, nn = classifier(model="cnn", epochs=1), classifier(model="nn", epochs=1)
+    assert all(i in originals for i in images(cnn, training=False))  # holdout/test: untouched
+    assert sum(i in originals for i in images(cnn, training=True)) < len(X) // 10
+    assert all(i in originals for i in images(nn, training=True))  # no augmentation asked
 
 
 def test_augmentation_changes_training_images_only():

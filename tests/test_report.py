@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from PIL import Image, ImageStat
 
@@ -53,12 +54,16 @@ def test_figures_false_writes_none(tiny_data, tmp_path):
 def test_show_a_digit_and_refuse_bad_ids(tiny_data, nn_run, tmp_path):
     out = tmp_path / "d.png"
     result = run_module("src.show", "id=5", f"data.dir={tiny_data}", f"out={out}")
-    assert result.returncode == 0 and result.stdout.strip() == str(out)
+    label = int(tiny_data.joinpath("train.csv").read_text().splitlines()[5].split(",")[0])
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"{out}  (train #5: label {label})"
     with Image.open(out) as image:
         assert image.size == (280, 320)
     result = run_module("src.show", "id=5", "split=test", f"run={nn_run}",
                         f"data.dir={tiny_data}", f"out={tmp_path / 't.png'}")
     assert result.returncode == 0, result.stderr
+    proba = np.load(nn_run / "test_proba.npy")[4]
+    assert f"test #5: {proba.argmax()} ({proba.max():.2f})" in result.stdout
     assert "out of range" in one_line_error(run_module("src.show", "id=99999",
                                                        f"data.dir={tiny_data}"))
     assert "not an image number" in one_line_error(run_module("src.show", "id=abc",

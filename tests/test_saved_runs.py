@@ -64,7 +64,13 @@ def test_ensemble_averages_members_and_reports_agreement(runs, tmp_path):
     record = json.loads((tmp_path / "ens" / "metrics.json").read_text())
     holdout = record["holdout"]
     assert sorted(holdout["members"]) == sorted(map(str, runs)) and len(holdout["agreement"]) == 3
-    assert 0 <= holdout["ensemble"] <= 1 and holdout["rows"] == 30
+    for run in runs:  # each member's holdout accuracy is the one its run reported
+        own = json.loads((run / "metrics.json").read_text())["holdout_accuracy"]
+        assert holdout["members"][str(run)] == pytest.approx(own)
+    held = [np.load(r / "holdout.npz") for r in runs]
+    expected = np.mean(np.mean([h["proba"] for h in held], axis=0).argmax(axis=1)
+                       == held[0]["labels"])
+    assert holdout["ensemble"] == pytest.approx(expected) and holdout["rows"] == 30
     assert "members agree on" in result.stdout
 
 
@@ -87,6 +93,18 @@ def test_ensemble_vote_and_top_n_of_a_sweep(tiny_data, tmp_path):
     assert record["model"] == "ensemble-vote"
 
 
+def test_vote_follows_the_majority_where_the_mean_follows_confidence():
+    from src.ensemble import combine
+
+    sure_one = np.array([[0.01, 0.99]])
+    barely_zero = np.array([[0.51, 0.49]])
+    members = [barely_zero, barely_zero, sure_one]
+    assert combine(members, "mean").argmax() == 1
+    assert combine(members, "vote").argmax() == 0
+    tie = [np.array([[0.6, 0.4]]), np.array([[0.3, 0.7]])]  # one vote each: the mean decides
+    assert combine(tie, "vote").argmax() == 1
+
+
 def test_ensemble_refuses_bad_members(runs, tmp_path):
     assert "at least 2 members" in one_line_error(
         run_module("src.ensemble", f"runs={runs[0]}"))
@@ -94,3 +112,5 @@ def test_ensemble_refuses_bad_members(runs, tmp_path):
         run_module("src.ensemble", f"runs={runs[0]},{tmp_path}"))
     assert "method=avg is not one of" in one_line_error(
         run_module("src.ensemble", f"runs={runs[0]},{runs[1]}", "method=avg"))
+    assert "top=abc is out of range" in one_line_error(
+        run_module("src.ensemble", f"runs={runs[0]},{runs[1]}", "top=abc"))

@@ -86,6 +86,7 @@ class KerasClassifier:
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         self.history_["seconds"] = clock.elapsed  # wall time at the end of each epoch
         self.stopped_early_ = clock.out_of_time or len(clock.elapsed) < t["epochs"]
+        self.clock_ = clock
         return self
 
     def predict_proba(self, X):
@@ -135,16 +136,22 @@ class EpochClock(keras.callbacks.Callback):
         self.budget = budget
         self.elapsed: list[float] = []
         self.out_of_time = False
+        self.stopped_at: float | None = None  # seconds, when the budget stopped training
+        self.longest_batch = 0.0
 
     def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        self.start = self.last = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.budget is not None and time.perf_counter() - self.start >= self.budget:
-            if not self.out_of_time:
-                log.warning("trainer.time_budget=%ss reached: training stops here", self.budget)
-            self.out_of_time = True
+        now = time.perf_counter()
+        self.longest_batch, self.last = max(self.longest_batch, now - self.last), now
+        if self.budget is not None and now - self.start >= self.budget and not self.out_of_time:
+            log.warning("trainer.time_budget=%ss reached: training stops here", self.budget)
+            self.out_of_time, self.stopped_at = True, now - self.start
             self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.last = time.perf_counter()  # the gap between epochs (validation) is no batch
 
     def on_epoch_end(self, epoch, logs=None):
         self.elapsed.append(round(time.perf_counter() - self.start, 3))
