@@ -29,9 +29,9 @@ def test_a_time_budget_stops_training_on_time(digits):
     clock = model.clock_
     assert model.stopped_early_ and clock.out_of_time and len(clock.elapsed) < 100000
     # it stopped at the first batch end past the budget: within one batch (the longest of
-    # this very run) of it, not at the end of an epoch
-    assert budget <= clock.stopped_at <= budget + clock.longest_batch
-    assert clock.longest_batch < np.median(np.diff([0.0, *clock.elapsed]))  # batch < epoch
+    # this very run) of it, not at the end of an epoch, which lasts many batches
+    assert budget <= clock.stopped_at <= budget + max(clock.batch_seconds)
+    assert 5 * np.median(clock.batch_seconds) < np.median(np.diff([0.0, *clock.elapsed]))
 
 
 def test_no_time_budget_runs_every_epoch(digits):
@@ -44,8 +44,8 @@ def test_tta_is_off_by_default_and_is_the_mean_over_shifted_views(digits):
     X, y = digits
     model = classifier(epochs=2).fit(X, y)
     # off by default, for every model: 5x the predict time for no gain on the holdout
-    for model in ("nn", "lenet", "cnn", "cnn_deep"):
-        assert compose_with(f"model={model}").trainer.tta is False
+    for name in ("nn", "lenet", "cnn", "cnn_deep"):
+        assert compose_with(f"model={name}").trainer.tta is False
     plain = model.model_.predict(X.reshape(-1, 28, 28, 1), verbose=0)
     assert np.array_equal(model.predict_proba(X), plain)
     model.trainer["tta"] = True

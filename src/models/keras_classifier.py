@@ -137,14 +137,15 @@ class EpochClock(keras.callbacks.Callback):
         self.elapsed: list[float] = []
         self.out_of_time = False
         self.stopped_at: float | None = None  # seconds, when the budget stopped training
-        self.longest_batch = 0.0
+        self.batch_seconds: list[float] = []
 
     def on_train_begin(self, logs=None):
         self.start = self.last = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
-        self.longest_batch, self.last = max(self.longest_batch, now - self.last), now
+        self.batch_seconds.append(now - self.last)
+        self.last = now
         if self.budget is not None and now - self.start >= self.budget and not self.out_of_time:
             log.warning("trainer.time_budget=%ss reached: training stops here", self.budget)
             self.out_of_time, self.stopped_at = True, now - self.start
