@@ -35,7 +35,6 @@ import pandas as pd
 from . import cli_config, dataset, predict, score
 from .atomic_io import write_bytes, write_text
 from .models.svm import linear_svc
-from .submission import read as read_submission
 
 SEED_TARGET = 0.984  # the seed LeNet's holdout accuracy after its 50 epochs
 SEED_EPOCHS = 50
@@ -196,9 +195,7 @@ class Bench:
 
 
 def key_accuracy(data_dir: Path, submission_path: str) -> float:
-    key = score.answer_key(data_dir)
-    labels = read_submission(submission_path, len(key))["Label"].to_numpy()
-    return float(np.mean(labels == key))
+    return score.key_accuracy(submission_path, score.answer_key(data_dir))
 
 
 def time_to(history: dict, target: float) -> float | None:
@@ -409,12 +406,9 @@ def render_sweeps(sweeps: dict) -> str:
 
 
 def plot_time_to_accuracy(histories: dict, seed: dict, path: Path) -> None:
-    import matplotlib
+    from .figures import png_bytes, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig, ax = pyplot().subplots(figsize=(7, 4), dpi=110)
     for label, history in histories.items():
         ax.plot(history["seconds"], history["val_accuracy"], "o-", ms=4, label=label)
     seed_ends = np.cumsum(seed["epoch_seconds"])
@@ -430,8 +424,6 @@ def plot_time_to_accuracy(histories: dict, seed: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    from .figures import png_bytes
-
     write_bytes(path, png_bytes(fig))
 
 

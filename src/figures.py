@@ -25,7 +25,7 @@ GALLERY = 40  # digits in a gallery: 5 rows of 8
 TILE = 84  # pixels a side: 28 x 3
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, none opened
@@ -43,7 +43,7 @@ def tile(pixels: np.ndarray, size: int = TILE) -> Image.Image:
 def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -54,7 +54,7 @@ def _save(fig, path: Path) -> Path:
 
 def gallery(pixels: np.ndarray, captions: list[str], title: str, path: Path,
             colors: list[str] | None = None, columns: int = 8) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     rows = max(1, -(-len(pixels) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45 + 0.5))
     for k, ax in enumerate(np.ravel(axes)):
@@ -82,7 +82,7 @@ def misclassified(pixels, labels, proba, path: Path, limit: int = GALLERY) -> Pa
 def confusion(labels, predicted, path: Path) -> Path:
     from sklearn.metrics import ConfusionMatrixDisplay, recall_score
 
-    plt = _pyplot()
+    plt = pyplot()
     classes = np.arange(10)
     recall = recall_score(labels, predicted, labels=classes, average=None, zero_division=0)
     fig, ax = plt.subplots(figsize=(7, 6.2))
@@ -97,7 +97,7 @@ def confusion(labels, predicted, path: Path) -> Path:
 
 
 def curves(history: dict, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, key in ((left, "loss"), (right, "accuracy")):
@@ -115,7 +115,7 @@ def curves(history: dict, path: Path) -> Path:
 
 
 def c_search(search: dict, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     order = np.argsort(search["C"])
     c, score = np.asarray(search["C"])[order], np.asarray(search["cv_accuracy"])[order]
     fig, ax = plt.subplots(figsize=(6.5, 3.8))

@@ -22,7 +22,7 @@ import numpy as np
 from . import cli_config, ledger, summarize
 from .atomic_io import write_text
 from .errors import ConfigError, exit_on_error
-from .show import FIGURES
+from .show import FIGURES, RUN_ROOTS
 
 CAPTIONS = {
     "train_gallery.png": "Training digits and their labels",
@@ -44,7 +44,7 @@ document.body.dataset.images=i.every(x=>x.complete&&x.naturalWidth>0)?'ok':'brok
 </script>"""
 
 
-def newest_run(roots=("outputs", "multirun")) -> Path:
+def newest_run(roots=RUN_ROOTS) -> Path:
     found = [p.parent for root in roots for p in Path(root).glob("**/config_resolved.yaml")
              if (p.parent / "metrics.json").is_file()]  # runs of src.run, not ensembles
     if not found:
@@ -155,9 +155,9 @@ def sweep_sections(sweep: Path) -> tuple[str, list[str]]:
 
 
 def _sweep_plot(rows: list[dict], swept: list[str]) -> str:
-    from .figures import _pyplot
+    from .figures import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(swept), figsize=(4.2 * len(swept), 3.6), squeeze=False)
     for ax, key in zip(axes[0], swept, strict=True):
         values = [r[key] for r in rows]
@@ -191,9 +191,9 @@ def kaggle_section(ledger_path: Path) -> list[str]:
     scored = [(float(r["holdout_accuracy"]), float(r["public_score"])) for r in rows
               if r["holdout_accuracy"] and r["public_score"]]
     if scored:
-        from .figures import _pyplot
+        from .figures import pyplot
 
-        fig, ax = _pyplot().subplots(figsize=(5, 4))
+        fig, ax = pyplot().subplots(figsize=(5, 4))
         x, y = np.array(scored).T
         ax.plot(x, y, "o")
         low, high = min(x.min(), y.min()), max(x.max(), y.max())

@@ -31,6 +31,7 @@ from .config_check import check
 from .errors import HarnessError, exit_on_error
 from .models import factory, persist
 from .provenance import git_state, peak_memory_mb
+from .summarize import write_failure
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ def sweep_job(cfg: DictConfig) -> float | None:
             line = f"{type(err).__name__}: {err}".splitlines()[0]
             log.exception("job failed")  # the traceback goes to this job's log
         run_dir = Path(HydraConfig.get().runtime.output_dir)
-        write_text(run_dir / "failed.json",
-                   json.dumps({"model": cfg.model.name, "error": line}, indent=2) + "\n")
+        write_failure(run_dir, line, model=cfg.model.name)
         log.error("error: %s", line)
         return None
 

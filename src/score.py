@@ -23,10 +23,14 @@ def main(argv: list[str]) -> float:
     cfg = cli_config.load([a for a in argv if "=" in a])
     path = Path(files[0]) if files else submission.newest(cfg.submission.dir)
     key = answer_key(Path(cfg.data.dir))
-    predicted = submission.read(path, len(key))
-    accuracy = float(np.mean(predicted["Label"].to_numpy() == key))
+    accuracy = key_accuracy(path, key)
     print(f"{path}: accuracy {accuracy:.5f} on {len(key)} test rows (replica answer key)")
     return accuracy
+
+
+def key_accuracy(path: str | Path, key: np.ndarray) -> float:
+    """A submission's accuracy against the answer key (a validated read: wrong rows fail)."""
+    return float(np.mean(submission.read(path, len(key))["Label"].to_numpy() == key))
 
 
 def answer_key(data_dir: Path) -> np.ndarray:

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 
 from .atomic_io import write_text
 from .cli_config import CONF_DIR
+from .summarize import write_failure
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,8 @@ def _close_interrupted(study: optuna.Study, sweep_dir: Path) -> None:
         storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
         storage.set_trial_state(trial._trial_id, TrialState.FAIL)
         if job_dir is not None and not own_error:  # a job's own error line stays
-            write_text(job_dir / "failed.json", json.dumps(
-                {"status": "interrupted", "error": "the search stopped during this trial; "
-                 "it does not count toward n_trials"}, indent=2) + "\n")
+            write_failure(job_dir, "the search stopped during this trial; it does not count "
+                          "toward n_trials", status="interrupted")
         log.warning("trial %d was cut off by a stop: marked failed, not counted", trial.number)
 
 

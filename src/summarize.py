@@ -66,12 +66,17 @@ def summarize(sweep_dir: Path, echo: bool = True) -> list[dict]:
     return table
 
 
+def write_failure(job_dir: Path, error: str, **extra) -> None:
+    """The job's failed.json: the one line the summary shows, and what else is known."""
+    write_text(job_dir / "failed.json", json.dumps({**extra, "error": error}, indent=2) + "\n")
+
+
 def record_lost_job(job_dir: Path, overrides: list[str], reason: str) -> None:
     """A job that ended without a word (a cluster killed it): a failed row all the same."""
     if not (job_dir / ".hydra" / "overrides.yaml").is_file():  # it never started
         write_text(job_dir / ".hydra" / "overrides.yaml", yaml.safe_dump(list(overrides)))
     if not (job_dir / "metrics.json").is_file():
-        write_text(job_dir / "failed.json", json.dumps({"error": reason}, indent=2) + "\n")
+        write_failure(job_dir, reason)
 
 
 def _job_number(name: str) -> tuple:
