@@ -42,24 +42,37 @@ def test_a_two_job_sweep_runs_on_slurm(tiny_data, tmp_path):
         assert '"threads": 1' in metrics
 
 
+def our_running_job(sweep_dir):
+    """The Slurm job id of this sweep once Slurm runs it, else None. Only ours: a job of an
+    earlier test can still be RUNNING in squeue while its process exits."""
+    folders = sweep_dir / ".submitit"
+    ids = {d.name.split("_")[0] for d in folders.iterdir()} if folders.is_dir() else set()
+    for job_id in ids:
+        running = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-j", job_id, "-o", "%i"],
+                                 capture_output=True, text=True).stdout.split()
+        if running:
+            return job_id
+    return None
+
+
 def test_a_cancelled_job_is_a_failed_row_not_a_traceback_or_a_hang(tiny_data, tmp_path):
     # A job that would run for minutes, cancelled once Slurm starts it.
     proc = subprocess.Popen(slurm_sweep(tiny_data, tmp_path, "model=nn", "trainer.epochs=5000"),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    job_id = None
     try:
         deadline = time.monotonic() + 120
-        job_ids = []
-        while not job_ids and time.monotonic() < deadline:
+        while job_id is None and time.monotonic() < deadline:
             time.sleep(1)
-            out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"],
-                                 capture_output=True, text=True).stdout.split()
-            job_ids = out
-        assert job_ids, "the job never started"
-        subprocess.run(["scancel", *job_ids], check=True)
-        _, stderr = proc.communicate(timeout=120)  # a hang fails here
+            job_id = our_running_job(tmp_path / "sweep")
+        assert job_id, "the job never started"
+        subprocess.run(["scancel", job_id], check=True)
+        _, stderr = proc.communicate(timeout=180)  # a hang fails here
     finally:
         if proc.poll() is None:
             proc.kill()
+        if job_id:  # never leave a 5000-epoch job on the cluster
+            subprocess.run(["scancel", job_id], capture_output=True)
     assert proc.returncode == 1
     assert "Traceback" not in stderr, stderr[-3000:]
     assert "1 of 1 jobs failed" in stderr
