@@ -1,4 +1,5 @@
-"""The Keras trainer's options: a time budget stops on time, test-time augmentation is off by
+"""The Keras trainer's options: a time budget stops on time (and a cosine schedule anneals to
+fit it), test-time augmentation is off by
 default and, when on, is exactly the mean over the shifted views, early stopping keeps the
 best epoch, augmentation touches only training batches."""
 
@@ -7,6 +8,7 @@ import pytest
 from hydra.utils import instantiate
 
 from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
+from src.models.training_clock import cosine_with_warmup
 from tests.helpers import digit_images
 from tests.test_configs import compose_with
 
@@ -25,13 +27,37 @@ def digits():
 def test_a_time_budget_stops_training_on_time(digits):
     X, y = digits
     budget = 1.5
-    model = classifier(epochs=100000, batch_size=8, time_budget=budget).fit(X, y)
+    model = classifier(epochs=100000, batch_size=8, time_budget=budget,
+                       schedule="constant").fit(X, y)
     clock = model.clock_
     assert model.stopped_early_ and clock.out_of_time and len(clock.elapsed) < 100000
     # it stopped at the first batch end past the budget: within one batch (the longest of
     # this very run) of it, not at the end of an epoch, which lasts many batches
     assert budget <= clock.stopped_at <= budget + max(clock.batch_seconds)
     assert 5 * np.median(clock.batch_seconds) < np.median(np.diff([0.0, *clock.elapsed]))
+
+
+def test_a_cosine_run_shortened_by_its_time_budget_still_anneals(digits):
+    X, y = digits
+    budget, peak = 4.0, 3e-3
+    model = classifier(epochs=100000, batch_size=8, time_budget=budget, lr=peak,
+                       schedule="cosine").fit(X, y)
+    clock = model.clock_
+    assert model.stopped_early_ and 2 <= clock.planned_epochs < 100000
+    assert clock.elapsed[-1] <= budget + max(clock.batch_seconds)
+    # it ended near the bottom of a cosine over the epochs that fit, not at the peak it
+    # would still be at for a 100000-epoch plan (a late slowdown may stop it an epoch early)
+    assert model.history_["learning_rate"][-1] < 0.05 * peak
+    assert max(model.history_["learning_rate"]) > 0.5 * peak
+
+
+def test_the_learning_rate_warms_up_then_follows_a_cosine_to_zero():
+    peak, warmup, total = 1.0, 10, 110
+    rates = [cosine_with_warmup(s, peak, warmup, total) for s in range(total + 1)]
+    assert rates[0] == pytest.approx(peak / 10) and rates[warmup] == pytest.approx(peak)
+    assert all(a < b for a, b in zip(rates[:warmup], rates[1:warmup + 1], strict=True))
+    assert all(a >= b for a, b in zip(rates[warmup:], rates[warmup + 1:], strict=False))
+    assert rates[warmup + 50] == pytest.approx(peak / 2) and rates[total] == pytest.approx(0)
 
 
 def test_no_time_budget_runs_every_epoch(digits):

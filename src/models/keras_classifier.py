@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+
+from src.models.training_clock import TrainingClock
 
 log = logging.getLogger(__name__)
 IMAGE_SHAPE = (28, 28, 1)
@@ -55,7 +56,7 @@ class KerasClassifier:
         with strategy.scope():
             self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
             self.model_.compile(
-                optimizer=keras.optimizers.Adam(_learning_rate(t, steps_per_epoch)),
+                optimizer=keras.optimizers.Adam(t["lr"]),  # TrainingClock sets it each batch
                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=t["label_smoothing"]),
                 metrics=["accuracy"],
                 jit_compile=t["jit_compile"],
@@ -64,7 +65,7 @@ class KerasClassifier:
         validation = None
         if validation_data is not None:
             validation = self._dataset(*validation_data, training=False)
-        clock = EpochClock(t["time_budget"])
+        clock = TrainingClock(t, steps_per_epoch)
         callbacks = [clock]
         if t.get("tensorboard") and self.log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.log_dir)))
@@ -127,37 +128,6 @@ class KerasClassifier:
         return data.prefetch(tf.data.AUTOTUNE)
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Records the wall time at each epoch's end, and stops training once `budget` seconds
-    have passed (checked after every batch, so it stops within one batch of the limit)."""
-
-    def __init__(self, budget: float | None):
-        super().__init__()
-        self.budget = budget
-        self.elapsed: list[float] = []
-        self.out_of_time = False
-        self.stopped_at: float | None = None  # seconds, when the budget stopped training
-        self.batch_seconds: list[float] = []
-
-    def on_train_begin(self, logs=None):
-        self.start = self.last = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        self.batch_seconds.append(now - self.last)
-        self.last = now
-        if self.budget is not None and now - self.start >= self.budget and not self.out_of_time:
-            log.warning("trainer.time_budget=%ss reached: training stops here", self.budget)
-            self.out_of_time, self.stopped_at = True, now - self.start
-            self.model.stop_training = True
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.last = time.perf_counter()  # the gap between epochs (validation) is no batch
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.elapsed.append(round(time.perf_counter() - self.start, 3))
-
-
 def _augmenter(settings: dict, seed: int) -> keras.Sequential | None:
     """Small random rotations (degrees), shifts and zooms (fractions of the image side),
     filling with the background's 0; None when all are 0."""
@@ -192,19 +162,6 @@ def _verbosity(setting):
 
 def _images(X) -> np.ndarray:
     return np.asarray(X, dtype=np.uint8).reshape((-1, *IMAGE_SHAPE))
-
-
-def _learning_rate(t: dict, steps_per_epoch: int):
-    if t["schedule"] == "constant":
-        return t["lr"]
-    total = t["epochs"] * steps_per_epoch
-    warmup = min(t["warmup_epochs"] * steps_per_epoch, total - 1)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=t["lr"] / 10 if warmup else t["lr"],
-        decay_steps=total - warmup,
-        warmup_target=t["lr"] if warmup else None,
-        warmup_steps=warmup,
-    )
 
 
 def _configure_tensorflow(threads: int | None, deterministic: bool) -> None:
