@@ -44,6 +44,17 @@ def test_lenet_is_the_seed_architecture():
     assert convs == [(6, (5, 5)), (16, (5, 5))] and dense == [120, 84, 10]
 
 
+def test_valid_padding_trims_the_feature_maps_and_too_many_blocks_are_refused():
+    from src.models import nets
+    same = nets.cnn((28, 28, 1), 10, padding="same")
+    valid = nets.cnn((28, 28, 1), 10, padding="valid")
+    flat = [m.get_layer(index=[type(lay).__name__ for lay in m.layers].index("Flatten"))
+            for m in (same, valid)]
+    assert [f.output.shape[-1] for f in flat] == [7 * 7 * 64, 4 * 4 * 64]
+    with pytest.raises(ConfigError, match="padding=valid"):
+        nets.cnn((28, 28, 1), 10, filters=(32, 64, 128), padding="valid")
+
+
 def test_model_picks_its_trainer_but_the_command_line_wins():
     assert compose_with("model=cnn").trainer.schedule == "cosine"
     assert compose_with("model=nn").trainer.lr == 1e-3
