@@ -246,6 +246,12 @@ def _acc(value) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+def _epochs(run: dict) -> str:
+    """Epochs a Keras run trained (a time budget may cut them); — for scikit-learn."""
+    history = run.get("history")
+    return str(len(history["seconds"])) if history else "—"
+
+
 def render_header(mode: str, plot: str) -> str:
     command = "make bench" + (" BENCH=quick" if mode == "quick" else "")
     return "\n".join([
@@ -265,15 +271,15 @@ def render_models(rows: list[dict]) -> str:
         "10%. *full*: fit on all 42,000 rows; *test acc* is that submission scored against "
         "the offline replica's answer key. Seconds are wall time; peak memory is the run's "
         "peak resident set.", "",
-        "| model | split | holdout acc | seed's holdout | train acc | test acc (key) | fit s "
-        "| predict s | peak MB | command |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | split | holdout acc | seed's holdout | train acc | test acc (key) | epochs "
+        "| fit s | predict s | peak MB | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['split']} | {_acc(r['holdout_accuracy'])} "
             f"| {_acc(SEED_HOLDOUT.get(r['model']) if r['split'] == 'holdout' else None)} "
-            f"| {_acc(r['train_accuracy'])} | {_acc(r.get('test_accuracy'))} "
+            f"| {_acc(r['train_accuracy'])} | {_acc(r.get('test_accuracy'))} | {_epochs(r)} "
             f"| {r['fit_seconds']:.1f} | {r['predict_seconds']:.1f} "
             f"| {r['peak_memory_mb']:.0f} | `{r['command']}` |")
     return "\n".join(lines) + "\n"
@@ -374,12 +380,12 @@ def render_ensemble(result: dict) -> str:
     lines = ["## An ensemble of default CNNs", "",
              "Each trained on all 42,000 rows with another seed, then averaged by "
              f"`{result['command']}`; accuracy on the replica's answer key.", "",
-             "| member | test acc (key) | fit s |", "|---|---|---|"]
+             "| member | test acc (key) | epochs | fit s |", "|---|---|---|---|"]
     for m in result["members"]:
-        lines.append(f"| `{m['command']}` | {m['test_accuracy']:.5f} "
+        lines.append(f"| `{m['command']}` | {m['test_accuracy']:.5f} | {_epochs(m)} "
                      f"| {m['fit_seconds']:.0f} |")
     lines += [f"| **ensemble of {len(result['members'])}** | "
-              f"**{result['test_accuracy']:.5f}** | |", ""]
+              f"**{result['test_accuracy']:.5f}** | | |", ""]
     return "\n".join(lines)
 
 
