@@ -13,6 +13,8 @@ from omegaconf import DictConfig
 from .errors import ConfigError
 
 SCHEDULES = ("constant", "cosine")
+PADDINGS = ("same", "valid")
+IMAGE_SIDE = 28  # Kaggle's digits
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts no more
 VERBOSITY = ("auto", 0, 1, 2)
 
@@ -58,6 +60,23 @@ def check(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.verbose={t.verbose} is not one of auto, 0, 1, 2")
     if "estimator" not in cfg.model or "_target_" not in cfg.model.estimator:
         raise ConfigError(f"model={cfg.model.get('name')} has no estimator._target_ to build")
+    _check_conv_net(cfg.model.estimator.get("net"))
+
+
+def _check_conv_net(net) -> None:
+    """A Keras conv net's padding, and that its blocks leave pixels of a 28x28 image."""
+    if not isinstance(net, DictConfig) or "padding" not in net:
+        return
+    key = "model.estimator.net"
+    if net.padding not in PADDINGS:
+        raise ConfigError(f"{key}.padding={net.padding} is not one of {', '.join(PADDINGS)}")
+    side = IMAGE_SIDE
+    for _ in net.get("filters", []):
+        side = (side - (4 if net.padding == "valid" else 0)) // 2  # two 3x3 convs, a 2x2 pool
+    if side < 1:
+        fix = " or padding=same" if net.padding == "valid" else ""
+        raise ConfigError(f"{key}.filters={list(net.filters)} with padding={net.padding} leaves "
+                          f"no pixels of a {IMAGE_SIDE}x{IMAGE_SIDE} image: use fewer blocks{fix}")
 
 
 def _number(key, value, ok, accepted):

@@ -60,6 +60,10 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     assert compose_with("model=nn").trainer.lr == 1e-3
     assert compose_with("model=nn").trainer.epochs == 20
     assert compose_with("model=cnn", "trainer.epochs=60").trainer.epochs == 60
+    # the default CNN fits in 15 minutes of training; the deep one, "when time is no object",
+    # must not inherit that budget
+    assert 0 < compose_with("model=cnn").trainer.time_budget <= 15 * 60
+    assert compose_with("model=cnn_deep").trainer.time_budget is None
 
 
 @pytest.mark.parametrize("override, key", [
@@ -72,10 +76,18 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("trainer.warmup_epochs=99", "trainer.warmup_epochs"),
     ("trainer.label_smoothing=1", "trainer.label_smoothing"),
     ("seed=-1", "seed"),
+    ("model.estimator.net.padding=full", "model.estimator.net.padding"),
+    ("model.estimator.net.filters=[8,8,8,8,8]", "model.estimator.net.filters"),
 ])
 def test_out_of_range_values_are_refused(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         check(compose_with(override))
+
+
+def test_valid_padding_with_three_blocks_is_refused_before_training():
+    check(compose_with("model=cnn_deep"))  # three blocks with same padding: fine
+    with pytest.raises(ConfigError, match="padding=valid leaves no pixels.*or padding=same"):
+        check(compose_with("model=cnn_deep", "model.estimator.net.padding=valid"))
 
 
 @pytest.mark.parametrize("override, words", [

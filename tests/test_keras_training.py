@@ -8,7 +8,7 @@ import pytest
 from hydra.utils import instantiate
 
 from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
-from src.models.training_clock import cosine_with_warmup
+from src.models.training_clock import TrainingClock, cosine_with_warmup
 from tests.helpers import digit_images
 from tests.test_configs import compose_with
 
@@ -39,16 +39,63 @@ def test_a_time_budget_stops_training_on_time(digits):
 
 def test_a_cosine_run_shortened_by_its_time_budget_still_anneals(digits):
     X, y = digits
-    budget, peak = 4.0, 3e-3
+    budget, peak = 6.0, 3e-3
     model = classifier(epochs=100000, batch_size=8, time_budget=budget, lr=peak,
                        schedule="cosine").fit(X, y)
     clock = model.clock_
-    assert model.stopped_early_ and 2 <= clock.planned_epochs < 100000
-    assert clock.elapsed[-1] <= budget + max(clock.batch_seconds)
+    assert model.stopped_early_ and 5 <= clock.planned_epochs < 100000
+    # it used the budget rather than giving up early, and did not overrun it
+    assert 0.5 * budget <= clock.elapsed[-1] <= budget + max(clock.batch_seconds)
     # it ended near the bottom of a cosine over the epochs that fit, not at the peak it
     # would still be at for a 100000-epoch plan (a late slowdown may stop it an epoch early)
     assert model.history_["learning_rate"][-1] < 0.05 * peak
     assert max(model.history_["learning_rate"]) > 0.5 * peak
+
+
+class _FakeModel:
+    stop_training = False
+
+    class optimizer:  # noqa: N801  the attribute TrainingClock sets
+        learning_rate = None
+
+
+def _run_clock(monkeypatch, epoch_seconds, epochs=10, budget=100.0):
+    """Drive a TrainingClock through epochs of 2 batches taking the given wall times."""
+    now = [0.0]
+    monkeypatch.setattr("src.models.training_clock.time.perf_counter", lambda: now[0])
+    trainer = {"lr": 1.0, "schedule": "cosine", "warmup_epochs": 0,
+               "time_budget": budget, "epochs": epochs}
+    clock = TrainingClock(trainer, steps_per_epoch=2)
+    clock.set_model(_FakeModel())
+    clock.on_train_begin()
+    plans = []
+    for epoch, seconds in enumerate(epoch_seconds):
+        clock.on_epoch_begin(epoch)
+        for batch in range(2):
+            clock.on_train_batch_begin(batch)
+            now[0] += seconds / 2
+            clock.on_train_batch_end(batch)
+        clock.on_epoch_end(epoch, {})
+        plans.append(clock.planned_epochs)
+        if clock.model.stop_training:
+            break
+    return clock, plans
+
+
+def test_the_budget_plan_shrinks_to_fit_grows_back_and_never_passes_epochs(monkeypatch):
+    # 9 s epochs in a 100 s budget: all 10 fit, the plan never moves
+    _, plans = _run_clock(monkeypatch, [9] * 10)
+    assert plans == [10] * 10
+    # 19 s epochs: 5 fit; training ends after the 5th, annealed, before the budget
+    clock, plans = _run_clock(monkeypatch, [19] * 10)
+    assert plans[-1] == 5 and len(plans) == 5 and not clock.out_of_time
+    assert clock.learning_rates[-1] < 0.05 < clock.learning_rates[0]
+    # one slow epoch early on shrinks the plan; the pace recovers and the plan grows back
+    _, plans = _run_clock(monkeypatch, [10, 40] + [5] * 20)
+    assert min(plans) < max(plans[plans.index(min(plans)):]) <= 10
+    # a budget overrun mid-epoch stops training there, whatever the plan
+    clock, plans = _run_clock(monkeypatch, [10, 95])
+    assert clock.out_of_time and clock.stopped_at == pytest.approx(105) and len(plans) == 2
 
 
 def test_the_learning_rate_warms_up_then_follows_a_cosine_to_zero():

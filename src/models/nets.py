@@ -56,9 +56,10 @@ def cnn(input_shape, n_classes, filters=(32, 64), dense=128, dropout=0.25, dense
     for _ in filters:
         side = (side - (4 if padding == "valid" else 0)) // 2
     if side < 1:
+        fix = " or padding=same" if padding == "valid" else ""
         raise ConfigError(f"model.estimator.net: {len(filters)} blocks with padding={padding} "
                           f"leave no pixels of a {input_shape[0]}x{input_shape[0]} image: use "
-                          "fewer filters entries or padding=same")
+                          f"fewer blocks{fix}")
     inputs, x = _inputs(input_shape)
     for width in filters:
         x = _conv_bn_relu(x, width, padding)

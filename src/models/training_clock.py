@@ -4,9 +4,10 @@ Without `trainer.time_budget` a run is exactly `epochs` epochs and its learning 
 of the step alone, so a seed gives the same weights on every machine. With a budget and a
 cosine schedule, the plan is checked after every epoch from the second on (the first pays for
 tracing the graph): when the epochs left would not fit in the time left at this machine's pace
-so far, the run is cut to the whole epochs that do and the cosine anneals over those, so a slow
-or busy machine still ends on time with a fully annealed model rather than one stopped at a
-high learning rate. Whatever the plan, training stops within a batch of the budget.
+so far, the run is cut to the whole epochs that do (and grows back, up to `epochs`, if the pace
+recovers) and the cosine anneals over those, so a slow or busy machine still ends on time with
+a fully annealed model rather than one stopped at a high learning rate. Whatever the plan,
+training stops within a batch of the budget.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class TrainingClock(keras.callbacks.Callback):
         self.warmup_steps = trainer["warmup_epochs"] * steps_per_epoch
         self.steps_per_epoch = steps_per_epoch
         self.budget = trainer["time_budget"]
-        self.planned_epochs = trainer["epochs"]
+        self.epochs = self.planned_epochs = trainer["epochs"]
         self.step = 0
         self.elapsed: list[float] = []  # seconds since the start, at each epoch's end
         self.batch_seconds: list[float] = []
@@ -80,16 +81,20 @@ class TrainingClock(keras.callbacks.Callback):
         if logs is not None:
             logs["learning_rate"] = rate
         done = epoch + 1
-        if self.budget is not None and self.cosine and done >= 2:
+        if self.budget is not None and self.cosine and done >= 2 and not self.out_of_time:
             self._replan(done)
         if done >= self.planned_epochs:
             self.model.stop_training = True
 
     def _replan(self, done: int) -> None:
-        pace = (self.elapsed[-1] - self.elapsed[0]) / (done - 1)  # seconds an epoch, after the 1st
+        """Plan the epochs that fit at the mean pace since the first epoch. The plan may grow
+        back (to `epochs` at most) after a slow spell, so one slow epoch does not cost the
+        rest of the run."""
+        pace = max(1e-3, (self.elapsed[-1] - self.elapsed[0]) / (done - 1))
         fit = done + math.floor((self.budget - self.elapsed[-1]) / pace)
-        if fit < self.planned_epochs:
-            self.planned_epochs = max(done, fit)
-            log.warning("trainer.time_budget=%ss: at %.1f s an epoch here, %d epochs fit; the "
-                        "learning rate now anneals over those", self.budget, pace,
-                        self.planned_epochs)
+        plan = max(done, min(fit, self.epochs))
+        if plan != self.planned_epochs:
+            log.log(logging.WARNING if plan < self.epochs else logging.INFO,
+                    "trainer.time_budget=%ss: at %.1f s an epoch here, %d of %d epochs fit; the "
+                    "learning rate anneals over those", self.budget, pace, plan, self.epochs)
+            self.planned_epochs = plan
