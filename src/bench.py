@@ -311,7 +311,7 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
         "Adam 3e-3 decayed by a cosine, 4 epochs).", "",
         f"**Accuracy within the seed LeNet's {seed_fit:.0f} s:** `{cnn['command']}` reached "
         f"holdout accuracy {_acc(within)} by then (final {cnn['holdout_accuracy']:.4f} after "
-        f"{cnn['history']['seconds'][-1]:.0f} s of training, {len(cnn['history']['seconds'])} "
+        f"{cnn['history']['seconds'][-1]:.0f} s of training, {_epochs(cnn)} "
         f"epochs); the seed LeNet, {SEED_TARGET}.", ""]
     return "\n".join(lines)
 

@@ -70,13 +70,9 @@ def _check_conv_net(net) -> None:
     key = "model.estimator.net"
     if net.padding not in PADDINGS:
         raise ConfigError(f"{key}.padding={net.padding} is not one of {', '.join(PADDINGS)}")
-    side = IMAGE_SIDE
-    for _ in net.get("filters", []):
-        side = (side - (4 if net.padding == "valid" else 0)) // 2  # two 3x3 convs, a 2x2 pool
-    if side < 1:
-        fix = " or padding=same" if net.padding == "valid" else ""
-        raise ConfigError(f"{key}.filters={list(net.filters)} with padding={net.padding} leaves "
-                          f"no pixels of a {IMAGE_SIDE}x{IMAGE_SIDE} image: use fewer blocks{fix}")
+    from .models.nets import check_blocks_fit  # Keras: imported only for a Keras conv net
+
+    check_blocks_fit(IMAGE_SIDE, list(net.get("filters", [])), net.padding)
 
 
 def _number(key, value, ok, accepted):

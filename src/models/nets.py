@@ -47,19 +47,24 @@ def _conv_bn_relu(x, filters, padding):
     return layers.ReLU()(x)
 
 
+def check_blocks_fit(side: int, filters, padding: str) -> None:
+    """Refuse a cnn whose blocks (two 3x3 convolutions and a 2x2 pool for each `filters`
+    entry) leave no pixels of a side x side image."""
+    left = side
+    for _ in filters:
+        left = (left - (4 if padding == "valid" else 0)) // 2
+    if left < 1:
+        fix = " or padding=same" if padding == "valid" else ""
+        raise ConfigError(f"model.estimator.net.filters={list(filters)} with padding={padding} "
+                          f"leaves no pixels of a {side}x{side} image: use fewer blocks{fix}")
+
+
 def cnn(input_shape, n_classes, filters=(32, 64), dense=128, dropout=0.25, dense_dropout=0.4,
         padding="same"):
     # padding="valid" trims 2 pixels a convolution: 28-26-24 in the first block, 12-10-8 in
     # the second, about half the multiply-adds of "same" for two blocks (digits sit inside a
     # blank border, so little is lost)
-    side = input_shape[0]
-    for _ in filters:
-        side = (side - (4 if padding == "valid" else 0)) // 2
-    if side < 1:
-        fix = " or padding=same" if padding == "valid" else ""
-        raise ConfigError(f"model.estimator.net: {len(filters)} blocks with padding={padding} "
-                          f"leave no pixels of a {input_shape[0]}x{input_shape[0]} image: use "
-                          f"fewer blocks{fix}")
+    check_blocks_fit(input_shape[0], filters, padding)
     inputs, x = _inputs(input_shape)
     for width in filters:
         x = _conv_bn_relu(x, width, padding)
