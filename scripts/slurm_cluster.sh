@@ -128,12 +128,21 @@ start() {
   slurmd -f "$SLURM_CONF"
   wait_for 30 test -s "$SLURM_HOME/run/slurmd.pid"
   cp "$SLURM_HOME/run/slurmd.pid" "$PIDS/slurmd"
-  wait_for 60 sh -c "sinfo -h -o %T | grep -qE 'idle|mixed'"
+  # a job saved mid-completion by an earlier stop keeps the node "completing" until slurmd
+  # answers the controller's resent terminate (about a minute)
+  wait_for 150 sh -c "sinfo -h -o %T | grep -qE 'idle|mixed'"
   echo "slurm: up (export SLURM_CONF=$SLURM_CONF)"
   sinfo
 }
 
 stop() {
+  # let cancelled jobs finish completing first: a daemon killed mid-completion leaves the job
+  # in the saved state, and the node "completing" at the next start
+  if [ -f "$PIDS/slurmctld" ]; then
+    export SLURM_CONF="$SLURM_HOME/slurm.conf"
+    scancel --full --state=PENDING,RUNNING 2>/dev/null || true
+    wait_for 60 sh -c '[ -z "$(squeue -h 2>/dev/null)" ]' || true
+  fi
   for name in slurmd slurmctld slurmdbd mariadbd munged; do
     if [ -f "$PIDS/$name" ]; then
       # shellcheck disable=SC2046 # a file may list several pids (munged forks)

@@ -71,8 +71,12 @@ def test_a_cancelled_job_is_a_failed_row_not_a_traceback_or_a_hang(tiny_data, tm
     finally:
         if proc.poll() is None:
             proc.kill()
-        if job_id:  # never leave a 5000-epoch job on the cluster
+        if job_id:  # never leave a 5000-epoch job on the cluster, nor one still completing
             subprocess.run(["scancel", job_id], capture_output=True)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and subprocess.run(
+                    ["squeue", "-h", "-j", job_id], capture_output=True, text=True).stdout.strip():
+                time.sleep(1)
     assert proc.returncode == 1
     assert "Traceback" not in stderr, stderr[-3000:]
     assert "1 of 1 jobs failed" in stderr
