@@ -4,7 +4,8 @@
     test_gallery.png    test digits with the predicted label and its confidence
     misclassified.png   holdout digits the model got wrong, worst (most confident) first
     confusion.png       the holdout confusion matrix, counts, with per-class recall
-    curves.png          Keras models: loss and accuracy per epoch, training and holdout
+    curves.png          Keras models: error rate (log axis) and loss per epoch, training and
+                        holdout
     c_search.png        the SVM: cross-validated accuracy against C, the chosen C marked
 
 matplotlib draws the charts; pillow makes the digit tiles (nearest-neighbour upscaling, so a
@@ -97,17 +98,34 @@ def confusion(labels, predicted, path: Path) -> Path:
 
 
 def curves(history: dict, path: Path) -> Path:
+    """Error rate (1 - accuracy) on a log axis, so the last epochs' 0.4% vs 0.5% is as easy to
+    read as the first epochs' 10% vs 3%; and the loss, scaled to the epochs after the first
+    (whose holdout loss, right after the warm-up, would flatten the rest)."""
     plt = pyplot()
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key in ((left, "loss"), (right, "accuracy")):
-        ax.plot(epochs, history[key], "o-", label="training")
-        if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], "s-", label="holdout")
+    for key, marker, label in (("", "o-", "training"), ("val_", "s-", "holdout")):
+        if f"{key}accuracy" not in history:
+            continue
+        error = np.maximum(1 - np.asarray(history[f"{key}accuracy"]), 1e-5)
+        if key == "val_":
+            best = int(np.argmin(error))
+            label = f"{label} (best {error[best]:.2%}, epoch {best + 1})"
+        left.plot(epochs, error, marker, markersize=3, label=label)
+        right.plot(epochs, history[f"{key}loss"], marker, markersize=3, label=label)
+    left.set_yscale("log")
+    left.set_ylabel("error rate (1 - accuracy), log scale")
+    right.set_ylabel("loss")
+    if len(epochs) > 2:
+        later = np.concatenate([np.asarray(history[k][1:]) for k in ("loss", "val_loss")
+                                if k in history])
+        pad = 0.05 * (later.max() - later.min() or 1)
+        right.set_ylim(later.min() - pad, later.max() + pad)
+        right.set_title("epoch 1 may be off the scale", fontsize=8)
+    for ax in (left, right):
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel(key)
-        ax.grid(alpha=0.3)
+        ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.suptitle("training curves", fontsize=11)
     fig.tight_layout()

@@ -29,7 +29,7 @@ CAPTIONS = {
     "test_gallery.png": "Test digits with the predicted label and its confidence",
     "misclassified.png": "Holdout digits the model got wrong, worst first",
     "confusion.png": "Holdout confusion matrix and per-class recall",
-    "curves.png": "Training curves: loss and accuracy per epoch",
+    "curves.png": "Training curves: error rate (log scale) and loss per epoch",
     "c_search.png": "The SVM's C search: cross-validated accuracy against C",
 }
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}

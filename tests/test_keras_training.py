@@ -1,15 +1,20 @@
-"""The Keras trainer's options: a time budget stops on time (and a cosine schedule anneals to
-fit it), test-time augmentation is off by
-default and, when on, is exactly the mean over the shifted views, early stopping keeps the
-best epoch, augmentation touches only training batches."""
+"""The Keras trainer's options: trainer.epochs is exactly the epochs trained, with a line per
+epoch saying the time left; an opt-in time budget stops on time (and a cosine schedule anneals
+to fit it); test-time augmentation is off by default and, when on, is exactly the mean over the
+shifted views; early stopping keeps the best epoch; augmentation touches only training
+batches."""
+
+import json
+import re
 
 import numpy as np
 import pytest
 from hydra.utils import instantiate
 
 from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
+from src.models.progress import duration, seconds_left
 from src.models.training_clock import TrainingClock, cosine_with_warmup
-from tests.helpers import digit_images
+from tests.helpers import digit_images, train
 from tests.test_configs import compose_with
 
 
@@ -26,7 +31,7 @@ def digits():
 
 def test_a_time_budget_stops_training_on_time(digits):
     X, y = digits
-    budget = 1.5
+    budget = 5.0  # past the first batch, which traces the graph (2 s on a busy machine)
     model = classifier(epochs=100000, batch_size=8, time_budget=budget,
                        schedule="constant").fit(X, y)
     clock = model.clock_
@@ -119,10 +124,12 @@ def test_tta_is_off_by_default_and_is_the_mean_over_shifted_views(digits):
     # off by default, for every model: 5x the predict time for no gain on the holdout
     for name in ("nn", "lenet", "cnn", "cnn_deep"):
         assert compose_with(f"model={name}").trainer.tta is False
-    plain = model.model_.predict(X.reshape(-1, 28, 28, 1), verbose=0)
+    # predict_proba's batch size: another one may round the last digit differently
+    plain = model.model_.predict(X.reshape(-1, 28, 28, 1), batch_size=1024, verbose=0)
     assert np.array_equal(model.predict_proba(X), plain)
     model.trainer["tta"] = True
-    views = [model.model_.predict(np.roll(X.reshape(-1, 28, 28, 1), s, axis=(1, 2)), verbose=0)
+    views = [model.model_.predict(np.roll(X.reshape(-1, 28, 28, 1), s, axis=(1, 2)),
+                                  batch_size=1024, verbose=0)
              for s in TTA_SHIFTS]
     with_tta = model.predict_proba(X)
     np.testing.assert_allclose(with_tta, np.mean(views, axis=0), rtol=1e-6)
@@ -168,3 +175,30 @@ def test_a_saved_keras_model_predicts_as_before(digits, tmp_path):
     model.save(tmp_path / "m.keras")
     again = KerasClassifier.from_saved(tmp_path / "m.keras", model.trainer)
     np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X), rtol=1e-6)
+
+
+def test_the_command_line_trains_exactly_the_epochs_asked_and_logs_the_time_left(
+        tiny_data, tmp_path):
+    result = train(tiny_data, tmp_path, "model=cnn", "trainer.epochs=3", "figures=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["loss"]) == len(history["seconds"]) == 3
+    # one line per epoch, with the time so far and what remains, also when not a terminal
+    lines = re.findall(r"epoch (\d)/3 .*\|\s+(\S+) elapsed, about (\S+) left", result.stdout)
+    assert [n for n, _, _ in lines] == ["1", "2", "3"] and lines[-1][2] == "0s"
+
+
+def test_an_explicit_time_budget_still_cuts_a_command_line_run(tiny_data, tmp_path):
+    result = train(tiny_data, tmp_path, "model=nn", "trainer.epochs=100000",
+                   "trainer.batch_size=8", "trainer.time_budget=2", "figures=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert 1 <= len(history["loss"]) < 100000 and history["seconds"][-1] < 60
+
+
+def test_the_time_left_is_the_planned_epochs_at_the_pace_after_the_first():
+    assert seconds_left([30.0], planned_epochs=4) == pytest.approx(90)
+    # the first epoch (tracing) took 30 s, the others 10 s each: 5 more at 10 s
+    assert seconds_left([30.0, 40.0, 50.0], planned_epochs=8) == pytest.approx(50)
+    assert seconds_left([30.0, 40.0], planned_epochs=2) == 0
+    assert [duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]

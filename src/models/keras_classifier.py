@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from src.models.progress import EpochProgress
 from src.models.training_clock import TrainingClock
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class KerasClassifier:
         if validation_data is not None:
             validation = self._dataset(*validation_data, training=False)
         clock = TrainingClock(t, steps_per_epoch)
-        callbacks = [clock]
+        callbacks = [clock, EpochProgress(clock)]  # the clock first: the line reads it
         if t.get("tensorboard") and self.log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.log_dir)))
         if t["early_stopping"]:
@@ -154,9 +155,9 @@ def _device_strategy(mixed_precision) -> tf.distribute.Strategy:
 
 
 def _verbosity(setting):
-    # A live progress bar on a terminal; one line per epoch in a log file or a pipe.
+    # Keras' live bar on a terminal; elsewhere EpochProgress's line per epoch says it all.
     if setting == "auto":
-        return 1 if sys.stdout.isatty() else 2
+        return 1 if sys.stdout.isatty() else 0
     return setting
 
 
