@@ -12,7 +12,9 @@ from omegaconf import DictConfig
 
 from .errors import ConfigError
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "exponential")
+AUGMENT_IN = ("data", "model")
+INPUT_DTYPES = ("uint8", "float32")
 PADDINGS = ("same", "valid")
 IMAGE_SIDE = 28  # Kaggle's digits
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts no more
@@ -40,6 +42,11 @@ def check(cfg: DictConfig) -> None:
     for name, limit in (("rotation", 180), ("shift", 0.5), ("zoom", 0.5)):
         _number(f"trainer.augment.{name}", t.augment[name], lambda v, lim=limit: 0 <= v <= lim,
                 f"a number in [0, {limit}] (0: off)")
+    _number("trainer.decay", t.decay, lambda v: 0 < v <= 1, "a number in (0, 1]")
+    if t.ema is not None:
+        _number("trainer.ema", t.ema, lambda v: 0 < v < 1,
+                "a momentum in (0, 1), e.g. 0.999, or null: off")
+    _check_pipeline(t.pipeline)
     if t.early_stopping is not None:
         _integer("trainer.early_stopping", t.early_stopping, lambda v: v >= 1,
                  "an integer >= 1 (epochs of patience), or null: off")
@@ -61,6 +68,21 @@ def check(cfg: DictConfig) -> None:
     if "estimator" not in cfg.model or "_target_" not in cfg.model.estimator:
         raise ConfigError(f"model={cfg.model.get('name')} has no estimator._target_ to build")
     _check_conv_net(cfg.model.estimator.get("net"))
+
+
+def _check_pipeline(p) -> None:
+    key = "trainer.pipeline"
+    if p.augment_in not in AUGMENT_IN:
+        raise ConfigError(f"{key}.augment_in={p.augment_in} is not one of {', '.join(AUGMENT_IN)}")
+    if p.input_dtype not in INPUT_DTYPES:
+        raise ConfigError(f"{key}.input_dtype={p.input_dtype} is not one of "
+                          f"{', '.join(INPUT_DTYPES)}")
+    if p.parallel_calls != "auto":
+        _integer(f"{key}.parallel_calls", p.parallel_calls, lambda v: v >= 1,
+                 "auto or an integer >= 1")
+    if p.inter_op_threads is not None:
+        _integer(f"{key}.inter_op_threads", p.inter_op_threads, lambda v: v >= 1,
+                 "an integer >= 1, or null: TensorFlow decides")
 
 
 def _check_conv_net(net) -> None:

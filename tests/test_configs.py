@@ -10,7 +10,7 @@ from src.errors import ConfigError
 from tests.helpers import one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (cli_config.CONF_DIR / "model").glob("*.yaml"))
-KERAS = {"nn", "lenet", "cnn", "cnn_deep"}
+KERAS = {"nn", "lenet", "cnn", "cnn_deep", "cnn_public"}
 
 
 def compose_with(*overrides):
@@ -44,6 +44,20 @@ def test_lenet_is_the_seed_architecture():
     assert convs == [(6, (5, 5)), (16, (5, 5))] and dense == [120, 84, 10]
 
 
+def test_cnn_public_is_the_published_recipe():
+    cfg = compose_with("model=cnn_public")
+    net = instantiate(cfg.model.estimator, _convert_="all").net((28, 28, 1), 10)
+    convs = [(lay.filters, lay.kernel_size[0], lay.strides[0]) for lay in net.layers
+             if hasattr(lay, "filters")]
+    assert convs == [(32, 3, 1), (32, 3, 1), (32, 5, 2), (64, 3, 1), (64, 3, 1), (64, 5, 2),
+                     (128, 4, 1)]
+    assert sum(type(lay).__name__ == "BatchNormalization" for lay in net.layers) == 7
+    assert {lay.rate for lay in net.layers if hasattr(lay, "rate")} == {0.4}
+    t = cfg.trainer
+    assert (t.epochs, t.batch_size, t.lr, t.schedule, t.decay) == (45, 64, 1e-3,
+                                                                   "exponential", 0.95)
+
+
 def test_valid_padding_trims_the_feature_maps_and_too_many_blocks_are_refused():
     from src.models import nets
     same = nets.cnn((28, 28, 1), 10, padding="same")
@@ -61,7 +75,7 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     assert compose_with("model=nn").trainer.epochs == 20
     assert compose_with("model=cnn", "trainer.epochs=60").trainer.epochs == 60
     # trainer.epochs is the recipe: no model cuts it to a wall-clock budget unless asked
-    for model in ("nn", "lenet", "cnn", "cnn_deep"):
+    for model in sorted(KERAS):
         assert compose_with(f"model={model}").trainer.time_budget is None
     assert compose_with("model=cnn", "trainer.time_budget=60").trainer.time_budget == 60
 
@@ -78,6 +92,12 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("seed=-1", "seed"),
     ("model.estimator.net.padding=full", "model.estimator.net.padding"),
     ("model.estimator.net.filters=[8,8,8,8,8]", "model.estimator.net.filters"),
+    ("trainer.ema=1", "trainer.ema"),
+    ("trainer.decay=0", "trainer.decay"),
+    ("trainer.pipeline.augment_in=gpu", "trainer.pipeline.augment_in"),
+    ("trainer.pipeline.parallel_calls=0", "trainer.pipeline.parallel_calls"),
+    ("trainer.pipeline.inter_op_threads=0", "trainer.pipeline.inter_op_threads"),
+    ("trainer.pipeline.input_dtype=float16", "trainer.pipeline.input_dtype"),
 ])
 def test_out_of_range_values_are_refused(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

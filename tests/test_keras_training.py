@@ -68,7 +68,7 @@ def _run_clock(monkeypatch, epoch_seconds, epochs=10, budget=100.0):
     """Drive a TrainingClock through epochs of 2 batches taking the given wall times."""
     now = [0.0]
     monkeypatch.setattr("src.models.training_clock.time.perf_counter", lambda: now[0])
-    trainer = {"lr": 1.0, "schedule": "cosine", "warmup_epochs": 0,
+    trainer = {"lr": 1.0, "schedule": "cosine", "warmup_epochs": 0, "decay": 1.0,
                "time_budget": budget, "epochs": epochs}
     clock = TrainingClock(trainer, steps_per_epoch=2)
     clock.set_model(_FakeModel())
@@ -202,3 +202,43 @@ def test_the_time_left_is_the_planned_epochs_at_the_pace_after_the_first():
     assert seconds_left([30.0, 40.0, 50.0], planned_epochs=8) == pytest.approx(50)
     assert seconds_left([30.0, 40.0], planned_epochs=2) == 0
     assert [duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]
+
+
+def test_the_exponential_schedule_decays_once_an_epoch():
+    trainer = {"lr": 1e-3, "schedule": "exponential", "decay": 0.95, "warmup_epochs": 0,
+               "time_budget": None, "epochs": 45}
+    clock = TrainingClock(trainer, steps_per_epoch=10)
+    assert clock.learning_rate(0) == clock.learning_rate(9) == pytest.approx(1e-3)
+    assert clock.learning_rate(10) == pytest.approx(0.95e-3)
+    assert clock.learning_rate(445) == pytest.approx(1e-3 * 0.95 ** 44)
+
+
+def test_ema_predicts_with_the_moving_average_of_the_weights(digits):
+    X, y = digits
+    plain = classifier(epochs=2).fit(X, y)
+    averaged = classifier(epochs=2, ema=0.9).fit(X, y)
+    # the same seed and batches: only the swap of the average at the end differs
+    assert plain.history_["loss"] == averaged.history_["loss"]
+    moving = averaged.model_.optimizer._model_variables_moving_average
+    for weight, average in zip(averaged.model_.trainable_variables, moving, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), average.numpy())
+    assert not np.array_equal(plain.predict_proba(X), averaged.predict_proba(X))
+
+
+def test_augmentation_inside_the_model_trains_and_saves_the_bare_net(digits, tmp_path):
+    X, y = digits
+    inside = classifier(model="cnn", epochs=1, **{"pipeline.augment_in": "model",
+                                                   "pipeline.input_dtype": "float32",
+                                                   "pipeline.parallel_calls": 1}).fit(X, y)
+    outside = classifier(model="cnn", epochs=1)
+    # training batches come in unaugmented: the model augments them itself
+    originals = {image.tobytes() for image in X.reshape(-1, 28, 28, 1).astype(np.float32)}
+    fed = [x.astype(np.float32).tobytes()
+           for batch, _ in inside._dataset(X, y, training=True) for x in batch.numpy()]
+    assert all(i in originals for i in fed)
+    assert inside.history_["accuracy"][-1] > 0
+    net = outside.net((28, 28, 1), 10)
+    assert [type(lay) for lay in inside.model_.layers] == [type(lay) for lay in net.layers]
+    inside.save(tmp_path / "m.keras")
+    again = KerasClassifier.from_saved(tmp_path / "m.keras", inside.trainer)
+    np.testing.assert_allclose(again.predict_proba(X), inside.predict_proba(X), rtol=1e-5)

@@ -50,14 +50,23 @@ class KerasClassifier:
 
     def fit(self, X, y, validation_data=None):
         t = self.trainer
-        _configure_tensorflow(self.threads, t["deterministic"])
+        pipeline = t["pipeline"]
+        _configure_tensorflow(self.threads, pipeline["inter_op_threads"], t["deterministic"])
         keras.utils.set_random_seed(self.seed)
         strategy = _device_strategy(t["mixed_precision"])
         steps_per_epoch = math.ceil(len(X) / t["batch_size"])
         with strategy.scope():
             self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
-            self.model_.compile(
-                optimizer=keras.optimizers.Adam(t["lr"]),  # TrainingClock sets it each batch
+            trained = self.model_
+            augment = _augmenter(t["augment"], self.seed)
+            if augment is not None and pipeline["augment_in"] == "model":
+                # the same random layers, run inside the training graph (they pass images
+                # through unchanged outside training); the saved model stays the bare net
+                inputs = keras.Input(IMAGE_SHAPE)
+                trained = keras.Model(inputs, self.model_(augment(inputs)), name="augmented")
+            trained.compile(
+                optimizer=keras.optimizers.Adam(  # TrainingClock sets the rate each batch
+                    t["lr"], use_ema=t["ema"] is not None, ema_momentum=t["ema"] or 0.99),
                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=t["label_smoothing"]),
                 metrics=["accuracy"],
                 jit_compile=t["jit_compile"],
@@ -77,7 +86,8 @@ class KerasClassifier:
                 callbacks.append(keras.callbacks.EarlyStopping(
                     monitor="val_accuracy", patience=t["early_stopping"],
                     restore_best_weights=True, verbose=1))
-        history = self.model_.fit(
+        # with trainer.ema, Keras swaps the weights' moving average in at the end of fit
+        history = trained.fit(
             self._dataset(X, y, training=True),
             epochs=t["epochs"],
             shuffle=False,  # the tf.data pipeline shuffles, seeded
@@ -116,16 +126,24 @@ class KerasClassifier:
         return path
 
     def _dataset(self, X, y, training):
-        data = tf.data.Dataset.from_tensor_slices((_images(X), y.astype(np.int32)))
+        """Batches of (image, one-hot label); training batches are shuffled, and augmented
+        here unless trainer.pipeline.augment_in=model."""
+        pipeline = self.trainer["pipeline"]
+        images = _images(X)
+        if pipeline["input_dtype"] == "float32":
+            images = images.astype(np.float32)  # the same values; the net rescales either way
+        data = tf.data.Dataset.from_tensor_slices((images, y.astype(np.int32)))
         if training:
             data = data.shuffle(len(X), seed=self.seed, reshuffle_each_iteration=True)
         data = data.batch(self.trainer["batch_size"])
-        augment = _augmenter(self.trainer["augment"], self.seed) if training else None
+        calls = pipeline["parallel_calls"]
+        calls = tf.data.AUTOTUNE if calls == "auto" else calls
+        augment = None
+        if training and pipeline["augment_in"] == "data":
+            augment = _augmenter(self.trainer["augment"], self.seed)
         if augment is not None:  # whole batches at a time: one transform op per batch
-            data = data.map(lambda x, y: (augment(x, training=True), y),
-                            num_parallel_calls=tf.data.AUTOTUNE)
-        data = data.map(lambda x, y: (x, tf.one_hot(y, N_CLASSES)),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+            data = data.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=calls)
+        data = data.map(lambda x, y: (x, tf.one_hot(y, N_CLASSES)), num_parallel_calls=calls)
         return data.prefetch(tf.data.AUTOTUNE)
 
 
@@ -165,11 +183,15 @@ def _images(X) -> np.ndarray:
     return np.asarray(X, dtype=np.uint8).reshape((-1, *IMAGE_SHAPE))
 
 
-def _configure_tensorflow(threads: int | None, deterministic: bool) -> None:
+def _configure_tensorflow(threads: int | None, inter_op_threads: int | None,
+                          deterministic: bool) -> None:
     try:
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
+        if inter_op_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
     except RuntimeError:  # the runtime already started in this process; keep its setting
-        log.warning("threads=%s ignored: TensorFlow was already initialised", threads)
+        log.warning("threads=%s, trainer.pipeline.inter_op_threads=%s ignored: TensorFlow was "
+                    "already initialised", threads, inter_op_threads)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

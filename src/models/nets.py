@@ -78,3 +78,26 @@ def cnn(input_shape, n_classes, filters=(32, 64), dense=128, dropout=0.25, dense
     x = layers.Dropout(dense_dropout)(x)
     outputs = _softmax(x, n_classes)
     return keras.Model(inputs, outputs, name="cnn")
+
+
+def _conv_bn(x, filters, size, strides=1, padding="valid"):
+    x = layers.Conv2D(filters, size, strides=strides, padding=padding, activation="relu")(x)
+    return layers.BatchNormalization()(x)
+
+
+def strided(input_shape, n_classes, dropout=0.4):
+    """The best-known public Digit Recognizer CNN (Chris Deotte's Kaggle notebook "How to
+    choose CNN Architecture MNIST"): 32C3-32C3-32C5S2, 64C3-64C3-64C5S2, 128C4, batch norm
+    after each convolution, dropout after each block and before the softmax. It downsamples
+    with strided 5x5 convolutions instead of pooling."""
+    inputs, x = _inputs(input_shape)
+    for width in (32, 64):
+        x = _conv_bn(x, width, 3)
+        x = _conv_bn(x, width, 3)
+        x = _conv_bn(x, width, 5, strides=2, padding="same")
+        x = layers.Dropout(dropout)(x)
+    x = _conv_bn(x, 128, 4)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = _softmax(x, n_classes)
+    return keras.Model(inputs, outputs, name="strided")

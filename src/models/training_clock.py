@@ -37,7 +37,9 @@ class TrainingClock(keras.callbacks.Callback):
     def __init__(self, trainer: dict, steps_per_epoch: int):
         super().__init__()
         self.peak = trainer["lr"]
-        self.cosine = trainer["schedule"] == "cosine"
+        self.schedule = trainer["schedule"]
+        self.cosine = self.schedule == "cosine"
+        self.decay = trainer["decay"]
         self.warmup_steps = trainer["warmup_epochs"] * steps_per_epoch
         self.steps_per_epoch = steps_per_epoch
         self.budget = trainer["time_budget"]
@@ -50,6 +52,8 @@ class TrainingClock(keras.callbacks.Callback):
         self.stopped_at: float | None = None  # seconds, when the budget stopped training
 
     def learning_rate(self, step: int) -> float:
+        if self.schedule == "exponential":
+            return self.peak * self.decay ** (step // self.steps_per_epoch)
         if not self.cosine:
             return self.peak
         return cosine_with_warmup(step, self.peak, self.warmup_steps,
