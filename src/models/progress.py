@@ -31,10 +31,7 @@ def seconds_left(elapsed: list[float], planned_epochs: int) -> float:
     """The epochs still planned at the pace of those done. The first epoch also traces the
     graph, so once there are others it is left out of the pace."""
     done = len(elapsed)
-    if done >= 2:
-        pace = (elapsed[-1] - elapsed[0]) / (done - 1)
-    else:
-        pace = elapsed[0]
+    pace = (elapsed[-1] - elapsed[0]) / (done - 1) if done >= 2 else elapsed[0]
     return max(0, planned_epochs - done) * pace
 
 
