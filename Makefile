@@ -19,6 +19,7 @@ WHEEL   ?=
 MESSAGE ?=
 DRY_RUN ?=
 BENCH   ?= full
+SECTIONS ?=
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
 	predict ensemble
@@ -75,8 +76,8 @@ test-slurm: setup ## start a local single-node Slurm (installs it first) and run
 lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests hydra_plugins
 
-bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=quick: minutes)
-	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick)
+bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=quick: minutes; SECTIONS=speed,public,... redoes those alone)
+	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick) $(if $(SECTIONS),--sections $(SECTIONS))
 
 clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
 	rm -rf outputs multirun bench-quick .pytest_cache .ruff_cache data/*/.cache

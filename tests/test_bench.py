@@ -1,0 +1,46 @@
+"""The bench's measuring parts: the FLOP count, the verdicts it prints, a real train-speed
+measurement on tiny data, and replacing one section of the doc."""
+
+import keras
+import pytest
+from keras import layers
+
+from src import bench, train_speed
+
+
+def test_flops_are_counted_from_the_layers_shapes():
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(4, 3, padding="same")(inputs)  # 28*28*4 outputs, 3*3*1 MACs each
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(8, 5, strides=2)(x)  # (14-5)//2+1 = 5: 5*5*8 outputs, 5*5*4 MACs each
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(10)(x)  # 200*10 MACs
+    model = keras.Model(inputs, outputs)
+    forward = 2 * (28 * 28 * 4 * 9 + 5 * 5 * 8 * 25 * 4 + 200 * 10)
+    assert train_speed.train_flops_per_image(model) == 3 * forward
+
+
+def test_verdicts_follow_the_numbers_and_the_noise():
+    assert train_speed.noise_of([100, 110, 90]) == pytest.approx(0.2)
+    assert train_speed.verdict([1.3, 1.25], noise=0.1) == "faster"
+    assert train_speed.verdict([0.5, 0.6], noise=0.1) == "slower"
+    assert train_speed.verdict([1.3, 0.95], noise=0.1) == "within noise"
+    assert train_speed.verdict([1.08, 1.09], noise=0.1) == "within noise"
+    assert train_speed.matmul_gflops(size=256, repeats=2) > 0
+
+
+def test_a_train_speed_measurement_runs_the_configured_model(tiny_data):
+    result = train_speed.measure("nn", [f"data.dir={tiny_data}"], {}, images=200, epochs=1)
+    assert result["images_per_s"] > 0
+    assert result["flops_per_image"] == 3 * 2 * (784 * 400 + 400 * 10)
+    with pytest.raises(RuntimeError, match="worker failed"):
+        train_speed.measure("resnet9000", [f"data.dir={tiny_data}"], {}, 200, 1)
+
+
+def test_a_section_is_replaced_in_place_or_added_at_the_end():
+    doc = "# Benchmarks\n\n## Models\n\nrows\n"
+    once = bench.splice(doc, "speed", "## Speed\n\nold\n")
+    assert once.startswith(doc.rstrip("\n")) and "old" in once
+    twice = bench.splice(once + "\n## After\n", "speed", "## Speed\n\nnew\n")
+    assert "old" not in twice and "new" in twice and twice.count("## Speed") == 1
+    assert twice.index("new") < twice.index("## After") and "## Models" in twice
