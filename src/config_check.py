@@ -46,6 +46,10 @@ def check(cfg: DictConfig) -> None:
     if t.ema is not None:
         _number("trainer.ema", t.ema, lambda v: 0 < v < 1,
                 "a momentum in (0, 1), e.g. 0.999, or null: off")
+        if t.early_stopping is not None:
+            raise ConfigError(f"trainer.ema={t.ema} with trainer.early_stopping="
+                              f"{t.early_stopping}: early stopping would put back plain weights "
+                              "over the average; drop one of them")
     _check_pipeline(t.pipeline)
     if t.early_stopping is not None:
         _integer("trainer.early_stopping", t.early_stopping, lambda v: v >= 1,
@@ -68,6 +72,7 @@ def check(cfg: DictConfig) -> None:
     if "estimator" not in cfg.model or "_target_" not in cfg.model.estimator:
         raise ConfigError(f"model={cfg.model.get('name')} has no estimator._target_ to build")
     _check_conv_net(cfg.model.estimator.get("net"))
+    _check_dropout(cfg.model.estimator.get("net"))
 
 
 def _check_pipeline(p) -> None:
@@ -83,6 +88,15 @@ def _check_pipeline(p) -> None:
     if p.inter_op_threads is not None:
         _integer(f"{key}.inter_op_threads", p.inter_op_threads, lambda v: v >= 1,
                  "an integer >= 1, or null: TensorFlow decides")
+
+
+def _check_dropout(net) -> None:
+    if not isinstance(net, DictConfig):
+        return
+    for name in ("dropout", "dense_dropout"):
+        if name in net:
+            _number(f"model.estimator.net.{name}", net[name], lambda v: 0 <= v < 1,
+                    "a fraction in [0, 1)")
 
 
 def _check_conv_net(net) -> None:

@@ -7,8 +7,9 @@ TensorFlow's thread pools and oneDNN are fixed once it starts.
 The limit is numpy's float32 matrix product on all cores: the most multiply-adds a second these
 cores give any program here. The train step's work is counted from the layers' shapes: a
 convolution or dense layer costs 2 x (multiply-adds) per image forward, and training costs about
-3x forward (the forward pass, the gradient with respect to the inputs and to the weights);
-batch norm, activations, pooling and the optimizer are left out, so the fraction is a floor.
+3x forward (the forward pass, the gradient with respect to the inputs and to the weights; the
+first layer's input gradient, which nobody computes, is a rounding error here); batch norm,
+activations, pooling and the optimizer are left out.
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ def compare(baseline: dict, variants: dict[str, dict], rounds: int, images: int,
     in turn, so that a slow minute of a shared machine falls on both sides of a ratio. Ratios
     are the variant's images a second over the baseline's of the same round."""
     runs: dict[str, list[dict]] = {"baseline": [], **{name: [] for name in variants}}
+    order = [("baseline", baseline), *variants.items()]
     for k in range(rounds):
-        for name, setting in [("baseline", baseline), *variants.items()]:
+        # each round starts one later, so no setting always follows the same neighbour
+        for name, setting in order[k % len(order):] + order[:k % len(order)]:
             log(f"train speed, round {k + 1}/{rounds}: {name}")
             runs[name].append(measure(setting["model"], setting.get("overrides", []),
                                       setting.get("env", {}), images, epochs))
@@ -130,9 +133,11 @@ def alternate_pairs(baseline: dict, variant: dict, pairs: int, images: int, epoc
     return ratios
 
 
-def verdict(ratios: list[float], noise: float) -> str:
+def verdict(ratios: list[float], noise: float | None) -> str:
     """'faster' or 'slower' when every ratio is beyond the baseline's own spread, else
-    'within noise'."""
+    'within noise'; with no spread measured (one round), 'not judged'."""
+    if noise is None:
+        return "not judged (one round)"
     if min(ratios) > 1 + noise:
         return "faster"
     if max(ratios) < 1 - noise:
@@ -140,8 +145,10 @@ def verdict(ratios: list[float], noise: float) -> str:
     return "within noise"
 
 
-def noise_of(images_per_s: list[float]) -> float:
-    """The baseline's round-to-round spread, as a fraction of its median."""
+def noise_of(images_per_s: list[float]) -> float | None:
+    """The baseline's round-to-round spread, as a fraction of its median (None: one round)."""
+    if len(images_per_s) < 2:
+        return None
     return (max(images_per_s) - min(images_per_s)) / statistics.median(images_per_s)
 
 

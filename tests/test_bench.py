@@ -26,6 +26,9 @@ def test_verdicts_follow_the_numbers_and_the_noise():
     assert train_speed.verdict([0.5, 0.6], noise=0.1) == "slower"
     assert train_speed.verdict([1.3, 0.95], noise=0.1) == "within noise"
     assert train_speed.verdict([1.08, 1.09], noise=0.1) == "within noise"
+    # one round measures no spread: nothing is judged from it
+    assert train_speed.noise_of([100]) is None
+    assert train_speed.verdict([2.0], noise=None).startswith("not judged")
     assert train_speed.matmul_gflops(size=256, repeats=2) > 0
 
 
@@ -44,3 +47,11 @@ def test_a_section_is_replaced_in_place_or_added_at_the_end():
     twice = bench.splice(once + "\n## After\n", "speed", "## Speed\n\nnew\n")
     assert "old" not in twice and "new" in twice and twice.count("## Speed") == 1
     assert twice.index("new") < twice.index("## After") and "## Models" in twice
+
+
+def test_a_section_written_before_markers_is_replaced_by_its_old_heading():
+    doc = ("# Benchmarks\n\n## XLA (`trainer.jit_compile`) on this CPU\n\nfixed sentence\n\n"
+           "## An ensemble of default CNNs\n\nmembers\n")
+    text = bench.splice(doc, "speed", "## The train step\n\nmeasured\n")
+    assert "fixed sentence" not in text and "measured" in text
+    assert text.index("measured") < text.index("## An ensemble") and "members" in text

@@ -93,6 +93,8 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("model.estimator.net.padding=full", "model.estimator.net.padding"),
     ("model.estimator.net.filters=[8,8,8,8,8]", "model.estimator.net.filters"),
     ("trainer.ema=1", "trainer.ema"),
+    ("trainer.ema=0.999 trainer.early_stopping=3", "trainer.ema"),
+    ("model=cnn_public model.estimator.net.dropout=1.5", "model.estimator.net.dropout"),
     ("trainer.decay=0", "trainer.decay"),
     ("trainer.pipeline.augment_in=gpu", "trainer.pipeline.augment_in"),
     ("trainer.pipeline.parallel_calls=0", "trainer.pipeline.parallel_calls"),
@@ -101,7 +103,7 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
 ])
 def test_out_of_range_values_are_refused(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        check(compose_with(override))
+        check(compose_with(*override.split()))
 
 
 def test_valid_padding_with_three_blocks_is_refused_before_training():

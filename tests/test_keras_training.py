@@ -15,7 +15,7 @@ from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
 from src.models.progress import duration, seconds_left
 from src.models.training_clock import TrainingClock, cosine_with_warmup
 from tests.helpers import digit_images, train
-from tests.test_configs import compose_with
+from tests.test_configs import KERAS, compose_with
 
 
 def classifier(model="nn", **trainer):
@@ -122,7 +122,7 @@ def test_tta_is_off_by_default_and_is_the_mean_over_shifted_views(digits):
     X, y = digits
     model = classifier(epochs=2).fit(X, y)
     # off by default, for every model: 5x the predict time for no gain on the holdout
-    for name in ("nn", "lenet", "cnn", "cnn_deep"):
+    for name in sorted(KERAS):
         assert compose_with(f"model={name}").trainer.tta is False
     # predict_proba's batch size: another one may round the last digit differently
     plain = model.model_.predict(X.reshape(-1, 28, 28, 1), batch_size=1024, verbose=0)
@@ -201,6 +201,8 @@ def test_the_time_left_is_the_planned_epochs_at_the_pace_after_the_first():
     # the first epoch (tracing) took 30 s, the others 10 s each: 5 more at 10 s
     assert seconds_left([30.0, 40.0, 50.0], planned_epochs=8) == pytest.approx(50)
     assert seconds_left([30.0, 40.0], planned_epochs=2) == 0
+    # a time budget ends the run first: 100 s in all, 50 s gone
+    assert seconds_left([30.0, 40.0, 50.0], planned_epochs=80, budget=100) == pytest.approx(50)
     assert [duration(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]
 
 
@@ -211,6 +213,10 @@ def test_the_exponential_schedule_decays_once_an_epoch():
     assert clock.learning_rate(0) == clock.learning_rate(9) == pytest.approx(1e-3)
     assert clock.learning_rate(10) == pytest.approx(0.95e-3)
     assert clock.learning_rate(445) == pytest.approx(1e-3 * 0.95 ** 44)
+    # a warm-up epoch first rises from lr/10, then the decay goes on from epoch 1
+    clock = TrainingClock({**trainer, "warmup_epochs": 1}, steps_per_epoch=10)
+    assert clock.learning_rate(0) == pytest.approx(1e-4) and clock.learning_rate(5) < 1e-3
+    assert clock.learning_rate(10) == pytest.approx(0.95e-3)
 
 
 def test_ema_predicts_with_the_moving_average_of_the_weights(digits):
@@ -230,14 +236,17 @@ def test_augmentation_inside_the_model_trains_and_saves_the_bare_net(digits, tmp
     inside = classifier(model="cnn", epochs=1, **{"pipeline.augment_in": "model",
                                                    "pipeline.input_dtype": "float32",
                                                    "pipeline.parallel_calls": 1}).fit(X, y)
-    outside = classifier(model="cnn", epochs=1)
-    # training batches come in unaugmented: the model augments them itself
+    unaugmented = classifier(model="cnn", epochs=1, **{
+        "augment.rotation": 0, "augment.shift": 0, "augment.zoom": 0,
+        "pipeline.input_dtype": "float32", "pipeline.parallel_calls": 1}).fit(X, y)
+    # the pipeline feeds the model unaugmented batches ...
     originals = {image.tobytes() for image in X.reshape(-1, 28, 28, 1).astype(np.float32)}
     fed = [x.astype(np.float32).tobytes()
            for batch, _ in inside._dataset(X, y, training=True) for x in batch.numpy()]
     assert all(i in originals for i in fed)
-    assert inside.history_["accuracy"][-1] > 0
-    net = outside.net((28, 28, 1), 10)
+    # ... and the model augments them: the same seed and batches, another training run
+    assert inside.history_["loss"] != unaugmented.history_["loss"]
+    net = classifier(model="cnn").net((28, 28, 1), 10)
     assert [type(lay) for lay in inside.model_.layers] == [type(lay) for lay in net.layers]
     inside.save(tmp_path / "m.keras")
     again = KerasClassifier.from_saved(tmp_path / "m.keras", inside.trainer)

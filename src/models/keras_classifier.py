@@ -55,15 +55,16 @@ class KerasClassifier:
         keras.utils.set_random_seed(self.seed)
         strategy = _device_strategy(t["mixed_precision"])
         steps_per_epoch = math.ceil(len(X) / t["batch_size"])
+        in_model = _augmenter(t["augment"], self.seed) if pipeline["augment_in"] == "model" \
+            else None
         with strategy.scope():
             self.model_ = self.net(IMAGE_SHAPE, N_CLASSES)
             trained = self.model_
-            augment = _augmenter(t["augment"], self.seed)
-            if augment is not None and pipeline["augment_in"] == "model":
+            if in_model is not None:
                 # the same random layers, run inside the training graph (they pass images
                 # through unchanged outside training); the saved model stays the bare net
                 inputs = keras.Input(IMAGE_SHAPE)
-                trained = keras.Model(inputs, self.model_(augment(inputs)), name="augmented")
+                trained = keras.Model(inputs, self.model_(in_model(inputs)), name="augmented")
             trained.compile(
                 optimizer=keras.optimizers.Adam(  # TrainingClock sets the rate each batch
                     t["lr"], use_ema=t["ema"] is not None, ema_momentum=t["ema"] or 0.99),

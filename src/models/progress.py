@@ -27,12 +27,14 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def seconds_left(elapsed: list[float], planned_epochs: int) -> float:
-    """The epochs still planned at the pace of those done. The first epoch also traces the
-    graph, so once there are others it is left out of the pace."""
+def seconds_left(elapsed: list[float], planned_epochs: int,
+                 budget: float | None = None) -> float:
+    """The epochs still planned at the pace of those done, and never past a time budget. The
+    first epoch also traces the graph, so once there are others it is left out of the pace."""
     done = len(elapsed)
     pace = (elapsed[-1] - elapsed[0]) / (done - 1) if done >= 2 else elapsed[0]
-    return max(0, planned_epochs - done) * pace
+    left = max(0, planned_epochs - done) * pace
+    return left if budget is None else max(0.0, min(left, budget - elapsed[-1]))
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -47,6 +49,6 @@ class EpochProgress(keras.callbacks.Callback):
         clock = self.clock
         metrics = "  ".join(f"{key} {logs[key]:.4f}" for key in SHOWN if key in logs)
         planned = clock.planned_epochs
-        left = seconds_left(clock.elapsed, planned)
+        left = seconds_left(clock.elapsed, planned, clock.budget)
         log.info("epoch %d/%d  %s  |  %s elapsed, about %s left", epoch + 1, planned, metrics,
                  duration(clock.elapsed[-1]), duration(left))

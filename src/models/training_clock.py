@@ -21,11 +21,16 @@ import keras
 log = logging.getLogger(__name__)
 
 
+def warmup(step: int, peak: float, warmup_steps: int) -> float:
+    """A linear rise from peak/10 at step 0 to peak at `warmup_steps`."""
+    return peak / 10 + (peak - peak / 10) * step / warmup_steps
+
+
 def cosine_with_warmup(step: int, peak: float, warmup_steps: int, total_steps: int) -> float:
     """A linear warm-up from peak/10 to peak, then a cosine from peak to 0 at `total_steps`."""
     warmup_steps = min(warmup_steps, total_steps - 1)
     if step < warmup_steps:
-        return peak / 10 + (peak - peak / 10) * step / warmup_steps
+        return warmup(step, peak, warmup_steps)
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -52,12 +57,14 @@ class TrainingClock(keras.callbacks.Callback):
         self.stopped_at: float | None = None  # seconds, when the budget stopped training
 
     def learning_rate(self, step: int) -> float:
+        if self.cosine:
+            return cosine_with_warmup(step, self.peak, self.warmup_steps,
+                                      self.planned_epochs * self.steps_per_epoch)
+        if step < self.warmup_steps:
+            return warmup(step, self.peak, self.warmup_steps)
         if self.schedule == "exponential":
             return self.peak * self.decay ** (step // self.steps_per_epoch)
-        if not self.cosine:
-            return self.peak
-        return cosine_with_warmup(step, self.peak, self.warmup_steps,
-                                  self.planned_epochs * self.steps_per_epoch)
+        return self.peak
 
     def on_train_begin(self, logs=None):
         self.start = self.last = time.perf_counter()
