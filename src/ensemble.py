@@ -2,6 +2,7 @@
 
     python -m src.ensemble runs=outputs/a_cnn,outputs/b_cnn,outputs/c_cnn
     python -m src.ensemble runs=multirun/2026-11-25/19-00-00 top=5 method=vote
+    python -m src.run experiment=cnn_ensemble      # train 5 seeds and average them, one command
 
 Members are run dirs (their test_proba.npy), or every finished job of a sweep dir. When
 members share a holdout split, it reports each one's holdout accuracy, how often each pair
@@ -18,6 +19,7 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from . import cli_config, submission
@@ -25,6 +27,17 @@ from .atomic_io import write_array, write_text
 from .errors import ConfigError, exit_on_error
 
 METHODS = ("mean", "vote")
+ENSEMBLE_DIR = "ensemble"  # where a sweep's own ensemble goes, inside the sweep dir
+
+
+class SweepEnsemble(Callback):
+    """Averages a sweep's jobs into one submission when the sweep ends (after the summary,
+    which stops the sweep first if a job failed)."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        main([f"runs={sweep_dir}", f"out_dir={sweep_dir / ENSEMBLE_DIR}",
+              f"submission.dir={config.submission.dir}"])
 
 
 def members(paths: list[str], top: int | None) -> list[Path]:
@@ -33,7 +46,9 @@ def members(paths: list[str], top: int | None) -> list[Path]:
     for path in map(Path, paths):
         if (path / "metrics.json").is_file():
             runs.append(path)
-        elif jobs := sorted(p.parent for p in path.glob("*/metrics.json")):
+        # a sweep's jobs (each has Hydra's .hydra/), not an ensemble made inside it
+        elif jobs := sorted(p.parent for p in path.glob("*/metrics.json")
+                            if (p.parent / ".hydra").is_dir()):
             runs.extend(jobs)
         else:
             raise ConfigError(f"{path} is neither a finished run dir nor a sweep dir with "

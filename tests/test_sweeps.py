@@ -162,3 +162,26 @@ def test_slurm_without_sbatch_is_one_line(tiny_data, tmp_path):
                         "model=logreg", f"hydra.sweep.dir={tmp_path / 'sweep'}", env=no_slurm)
     assert "needs Slurm's sbatch" in one_line_error(result)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_cnn_ensemble_trains_its_seeds_and_averages_them_in_one_command(tiny_data, tmp_path):
+    result = run_module("src.run", "experiment=cnn_ensemble", f"data.dir={tiny_data}",
+                        "trainer.verbose=0", "trainer.epochs=1", "figures=false",
+                        "hydra.sweeper.params.seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                        f"submission.dir={tmp_path / 'subs'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_summary(tmp_path / "sweep")
+    assert sorted(r["seed"] for r in rows) == ["1", "2"]
+    ensemble = json.loads((tmp_path / "sweep" / "ensemble" / "metrics.json").read_text())
+    assert len(ensemble["members"]) == 2 and ensemble["holdout_accuracy"] is None  # all rows
+    members = [np.load(f"{m}/test_proba.npy") for m in ensemble["members"]]
+    average = np.load(tmp_path / "sweep" / "ensemble" / "test_proba.npy")
+    np.testing.assert_array_equal(average.argmax(axis=1),
+                                  np.mean(members, axis=0).argmax(axis=1))
+    assert len(list((tmp_path / "subs").glob("*ensemble2-mean_full.csv"))) == 1
+    # the ensemble inside the sweep dir is not taken for a member when it is averaged again
+    again = run_module("src.ensemble", f"runs={tmp_path / 'sweep'}",
+                       f"out_dir={tmp_path / 'again'}", f"submission.dir={tmp_path / 'subs'}")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["members"] == \
+        ensemble["members"]
