@@ -145,11 +145,18 @@ def verdict(ratios: list[float], noise: float | None) -> str:
     return "within noise"
 
 
-def noise_of(images_per_s: list[float]) -> float | None:
-    """The baseline's round-to-round spread, as a fraction of its median (None: one round)."""
-    if len(images_per_s) < 2:
+def noise_of(compared: dict) -> float | None:
+    """How much this run's timings wander, as a fraction: the larger of the baseline's own
+    round-to-round spread and the largest disagreement between two rounds' ratios of any one
+    setting (its true ratio is one number, so what separates its rounds is noise). None with
+    one round: nothing to compare."""
+    base = compared["baseline"]["images_per_s"]
+    if len(base) < 2:
         return None
-    return (max(images_per_s) - min(images_per_s)) / statistics.median(images_per_s)
+    spread = (max(base) - min(base)) / statistics.median(base)
+    disagreement = max((max(r["ratios"]) - min(r["ratios"]) for name, r in compared.items()
+                        if name != "baseline"), default=0.0)
+    return max(spread, disagreement)
 
 
 def main() -> None:

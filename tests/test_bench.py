@@ -21,13 +21,18 @@ def test_flops_are_counted_from_the_layers_shapes():
 
 
 def test_verdicts_follow_the_numbers_and_the_noise():
-    assert train_speed.noise_of([100, 110, 90]) == pytest.approx(0.2)
+    # the baseline's own spread, or a setting whose rounds disagree more
+    runs = {"baseline": {"images_per_s": [100, 110, 90]},
+            "a": {"ratios": [1.3, 1.25]}, "b": {"ratios": [1.0, 1.05]}}
+    assert train_speed.noise_of(runs) == pytest.approx(0.2)
+    runs["c"] = {"ratios": [1.5, 1.1]}
+    assert train_speed.noise_of(runs) == pytest.approx(0.4)
     assert train_speed.verdict([1.3, 1.25], noise=0.1) == "faster"
     assert train_speed.verdict([0.5, 0.6], noise=0.1) == "slower"
     assert train_speed.verdict([1.3, 0.95], noise=0.1) == "within noise"
     assert train_speed.verdict([1.08, 1.09], noise=0.1) == "within noise"
     # one round measures no spread: nothing is judged from it
-    assert train_speed.noise_of([100]) is None
+    assert train_speed.noise_of({"baseline": {"images_per_s": [100]}}) is None
     assert train_speed.verdict([2.0], noise=None).startswith("not judged")
     assert train_speed.matmul_gflops(size=256, repeats=2) > 0
 
