@@ -465,9 +465,11 @@ def section_speed(bench: Bench, plan: dict) -> str:
         f"{speed['rounds']} round(s); a ratio is the setting's images/s over the default's "
         "of the same round (above 1: faster). "
         + (f"This run's noise was {noise:.0%} (the larger of the default's own spread between "
-           "rounds and the widest gap between one setting's ratios in two rounds; the A/A row "
-           "is the default against itself): a setting is called faster or slower only when "
-           "every round's ratio is beyond that." if noise is not None else
+           "rounds and the widest gap between one setting's ratios in two rounds"
+           + ("; the A/A row is the default against itself" if any(
+               r["setting"].get("control") for r in compared.values()) else "")
+           + "): a setting is called faster or slower only when every round's ratio is beyond "
+           "that." if noise is not None else
            "One round measures no spread, so nothing below is judged."), "",
         "| setting | images/s | ratio to the default (each round) | verdict |", "|---|---|---|---|",
         f"| default (`model=cnn`) | {ips:.0f} | 1 | |"]

@@ -108,10 +108,11 @@ def curves(history: dict, path: Path) -> Path:
         if f"{key}accuracy" not in history:
             continue
         error = np.maximum(1 - np.asarray(history[f"{key}accuracy"]), 1e-5)
+        best = ""
         if key == "val_":
-            best = int(np.argmin(error))
-            label = f"{label} (best {error[best]:.2%}, epoch {best + 1})"
-        left.plot(epochs, error, marker, markersize=3, label=label)
+            at = int(np.argmin(error))
+            best = f" (best {error[at]:.2%}, epoch {at + 1})"
+        left.plot(epochs, error, marker, markersize=3, label=label + best)
         right.plot(epochs, history[f"{key}loss"], marker, markersize=3, label=label)
     left.set_yscale("log")
     left.set_ylabel("error rate (1 - accuracy), log scale")
