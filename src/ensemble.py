@@ -13,6 +13,7 @@ test_proba.npy) goes to `out_dir`; its submission, validated, to `submission.dir
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from itertools import combinations
@@ -35,9 +36,14 @@ class SweepEnsemble(Callback):
     which stops the sweep first if a job failed)."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        # its own process, as a user would run it: Hydra's global state is the sweep's here,
+        # and Hydra turns a callback's exception into a warning (SystemExit still ends it)
         sweep_dir = Path(config.hydra.sweep.dir)
-        main([f"runs={sweep_dir}", f"out_dir={sweep_dir / ENSEMBLE_DIR}",
-              f"submission.dir={config.submission.dir}"])
+        done = subprocess.run([sys.executable, "-m", "src.ensemble", f"runs={sweep_dir}",
+                               f"out_dir={sweep_dir / ENSEMBLE_DIR}",
+                               f"submission.dir={config.submission.dir}"], check=False)
+        if done.returncode != 0:
+            sys.exit(done.returncode)
 
 
 def members(paths: list[str], top: int | None) -> list[Path]:

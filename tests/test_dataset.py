@@ -14,7 +14,8 @@ from src.errors import ConfigError
 @pytest.fixture
 def data_dir(tiny_data, tmp_path):
     copy = tmp_path / "data"
-    shutil.copytree(tiny_data, copy)
+    # the CSVs only: another test may have left a cache in the shared dir
+    shutil.copytree(tiny_data, copy, ignore=shutil.ignore_patterns(".cache"))
     return copy
 
 

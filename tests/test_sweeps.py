@@ -167,7 +167,7 @@ def test_slurm_without_sbatch_is_one_line(tiny_data, tmp_path):
 def test_cnn_ensemble_trains_its_seeds_and_averages_them_in_one_command(tiny_data, tmp_path):
     result = run_module("src.run", "experiment=cnn_ensemble", f"data.dir={tiny_data}",
                         "trainer.verbose=0", "trainer.epochs=1", "figures=false",
-                        "hydra.sweeper.params.seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                        "seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}",
                         f"submission.dir={tmp_path / 'subs'}")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_summary(tmp_path / "sweep")
