@@ -487,7 +487,10 @@ def section_speed(bench: Bench, plan: dict) -> str:
     faster = [(n, r) for n, r in same_math
               if train_speed.verdict(r["ratios"], noise) == "faster"]
     best, r = (faster or same_math)[0]
-    if faster:
+    if noise is None:
+        conclusion = (f"One round: no verdict (the best median was {best} at "
+                      f"{statistics.median(r['ratios']):.2f}x).")
+    elif faster:
         conclusion = (f"Faster than the default beyond this run's noise, with the same math: "
                       f"{best} ({statistics.median(r['ratios']):.2f}x).")
     else:

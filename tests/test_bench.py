@@ -1,6 +1,8 @@
 """The bench's measuring parts: the FLOP count, the verdicts it prints, a real train-speed
 measurement on tiny data, and replacing one section of the doc."""
 
+import json
+
 import keras
 import pytest
 from keras import layers
@@ -62,3 +64,42 @@ def test_a_section_written_before_markers_is_replaced_by_its_old_heading():
     text = bench.splice(doc, "speed", "## The train step\n\nmeasured\n")
     assert "fixed sentence" not in text and "measured" in text
     assert text.index("measured") < text.index("## An ensemble") and "members" in text
+
+
+def _speed_record(tmp_path, baseline, variants, xla):
+    def entry(ips, ratios, **setting):
+        return {"setting": {"model": "cnn", **setting}, "images_per_s": ips, "ratios": ratios,
+                "flops_per_image": 112e6, "threads": 2}
+    compared = {"baseline": entry(baseline, [1.0] * len(baseline))}
+    for name, (ratios, setting) in variants.items():
+        scaled = [b * r for b, r in zip(baseline, ratios, strict=True)]
+        compared[name] = entry(scaled, ratios, **setting)
+    record = {"peak_gflops": [150.0, 140.0], "images": 3072, "epochs": 2,
+              "rounds": len(baseline), "compared": compared, "xla_ratios": xla,
+              "machine": "test machine"}
+    (tmp_path / "speed.json").write_text(json.dumps(record))
+    return bench.Bench(tmp_path, tmp_path), {"speed": {}}
+
+
+def test_the_speed_section_concludes_from_its_own_numbers(tmp_path):
+    b, plan = _speed_record(tmp_path, [300, 310], {
+        "float32 input": ([1.5, 1.45], {"overrides": ["trainer.pipeline.input_dtype=float32"]}),
+        "batch 256": ([2.0, 2.1], {"overrides": ["trainer.batch_size=256"], "same_math": False}),
+        "oneDNN off": ([0.7, 0.72], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
+    }, xla=[0.5, 0.55, 0.52])
+    text = bench.section_speed(b, plan)
+    # 305 images/s x 112 MFLOP = 34 GFLOP/s, 23% of the best peak (150)
+    assert "**34 GFLOP/s, 23% of the matmul peak**" in text
+    # batch 256 is faster still but changes the math: the pick is float32 input
+    assert "with the same math: float32 input (1.48x)" in text
+    assert "| oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`) | 217 | 0.70, 0.72 | slower |" in text
+    assert "**slower in every pair (0.52x)**" in text
+
+
+def test_the_speed_section_says_nothing_beats_the_noise_when_nothing_does(tmp_path):
+    b, plan = _speed_record(tmp_path, [300, 330], {
+        "float32 input": ([1.3, 0.95], {"overrides": ["trainer.pipeline.input_dtype=float32"]}),
+    }, xla=[1.2, 0.9, 1.0])
+    text = bench.section_speed(b, plan)
+    assert "noise was 35%" in text and "No setting with the same math beat" in text
+    assert "**no difference beyond the noise**" in text and "| within noise |" in text
