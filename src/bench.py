@@ -57,8 +57,7 @@ PLAN = {
 }
 # Sections `--sections` can redo alone; the others come with the models table.
 PARTIAL = ("speed", "public", "ensembles", "sweeps")
-# The default CNN's train step against settings that leave its math unchanged.
-SPEED_BASELINE = {"model": "cnn"}
+SPEED_BASELINE = {"model": "cnn"}  # the default CNN's train step
 # Settings that leave the model's math unchanged, then batch sizes (they change the
 # optimisation, so they are timed but never the bench's pick).
 SPEED_VARIANTS = {
