@@ -12,14 +12,15 @@ import sys
 
 from omegaconf import OmegaConf
 
-from src import cli_config, sources
-from src.errors import exit_on_error
+from src.config import command_config
+from src.data import sources
+from src.utils.errors import exit_on_error
 
 
 @exit_on_error
 def main(argv: list[str]) -> None:
     force = "--force" in argv
-    cfg = cli_config.load([a for a in argv if a != "--force"])
+    cfg = command_config.load([a for a in argv if a != "--force"])
     source = sources.choose(cfg.data.source)
     settings = {"replica": cfg.data.replica, "kaggle": cfg.kaggle}.get(source, {})
     settings = OmegaConf.to_container(settings) if settings else {}

@@ -1,8 +1,8 @@
-"""`make scores`: see src/scores.py."""
+"""`make scores`: see src/public_scores.py."""
 
 import sys
 
-from src.scores import main
+from src.public_scores import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

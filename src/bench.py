@@ -9,7 +9,7 @@ Rows: every model on the 10% holdout and on all rows (the latter scored on the r
 answer key); time to the seed's 0.984 (ours vs the seed LeNet); accuracy within the seed
 LeNet's fit time; the SVM search; data loading; predicting from a saved run vs retraining;
 peak memory; the train step against the machine's matmul peak and CPU settings against the
-default (src/train_speed.py); the public CNN recipe against ours; single CNNs, a seed
+default (src/benchmarks/train_speed.py); the public CNN recipe against ours; single CNNs, a seed
 ensemble and k-fold models on the key; a 4-job sweep with two launchers. Seed recipes too long
 to run whole are timed for a few epochs or one fit and extrapolated, and the table says so.
 Every conclusion printed is worked out from this run's numbers.
@@ -36,9 +36,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cli_config, dataset, predict, score, train_speed
-from .atomic_io import write_bytes, write_text
-from .models.svm import linear_svc
+from src import predict, score
+from src.benchmarks import train_speed
+from src.config import command_config
+from src.data import dataset
+from src.models.svm import linear_svc
+from src.utils.atomic_io import write_bytes, write_text
 
 SEED_TARGET = 0.984  # the seed LeNet's holdout accuracy after its 50 epochs
 SEED_EPOCHS = 50
@@ -95,7 +98,7 @@ def main() -> None:
         plan["members"] = args.members
     out = Path(args.out or ("bench-quick" if args.quick else "bench"))
     doc = Path(args.doc or (out / "benchmarks.md" if args.quick else "docs/benchmarks.md"))
-    bench = Bench(out, Path(cli_config.load([]).data.dir))
+    bench = Bench(out, Path(command_config.load([]).data.dir))
     if args.sections:
         names = args.sections.split(",")
         unknown = sorted(set(names) - set(PARTIAL))
@@ -194,8 +197,8 @@ class Bench:
         record = self.out / f"seed-lenet-{epochs}ep.json"
         if not record.is_file():
             print(f"bench: the seed's LeNet pipeline, {epochs} epoch(s)", flush=True)
-            subprocess.run([sys.executable, "-m", "src.seed_pipeline", str(self.data_dir),
-                            str(epochs), str(record)], check=True)
+            subprocess.run([sys.executable, "-m", "src.benchmarks.seed_pipeline",
+                            str(self.data_dir), str(epochs), str(record)], check=True)
         result = json.loads(record.read_text())
         result["fit_seconds_50"] = result["seconds_per_epoch"] * SEED_EPOCHS
         return result
@@ -377,11 +380,12 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
         f"## Time to the seed's {SEED_TARGET} holdout accuracy", "",
         f"The seed's LeNet (batch 32, constant Adam 1e-3, {SEED_EPOCHS} epochs) reached "
         f"{SEED_TARGET} at the end of its {SEED_EPOCHS} epochs. Here its pipeline (`python -m "
-        f"src.seed_pipeline`: pandas, float64 pixels, the same holdout) ran {seed['epochs']} "
-        f"epoch(s) at a median {seed['seconds_per_epoch']:.1f} s each (holdout accuracy after "
-        f"them: {', '.join(f'{a:.4f}' for a in seed['holdout_accuracy'])}); its {SEED_EPOCHS} "
-        f"epochs are extrapolated to {seed_fit:.0f} s. Ours: seconds of training at the end of "
-        f"the first epoch whose holdout accuracy reached {SEED_TARGET} (from `history.json`).",
+        f"src.benchmarks.seed_pipeline`: pandas, float64 pixels, the same holdout) ran "
+        f"{seed['epochs']} epoch(s) at a median {seed['seconds_per_epoch']:.1f} s each (holdout "
+        f"accuracy after them: {', '.join(f'{a:.4f}' for a in seed['holdout_accuracy'])}); "
+        f"its {SEED_EPOCHS} epochs are extrapolated to {seed_fit:.0f} s. Ours: seconds of "
+        f"training at the end of the first epoch whose holdout accuracy reached {SEED_TARGET} "
+        "(from `history.json`).",
         "", "| | seconds of training | ratio seed / ours |", "|---|---|---|",
         f"| seed LeNet, {SEED_EPOCHS} epochs (extrapolated) | {seed_fit:.0f} | 1 |"]
     for run in (lenet, cnn):
@@ -457,7 +461,7 @@ def section_speed(bench: Bench, plan: dict) -> str:
         f"before and after the rest: {' and '.join(f'{g:.0f}' for g in speed['peak_gflops'])} "
         f"GFLOP/s. The default CNN's train step: {base['flops_per_image'] / 1e6:.0f} MFLOP a "
         f"training image (convolutions and dense layers, 3x their forward cost; "
-        f"`src/train_speed.py`), {ips:.0f} images/s at {base['threads']} threads, so "
+        f"`src/benchmarks/train_speed.py`), {ips:.0f} images/s at {base['threads']} threads, so "
         f"**{gflops:.0f} GFLOP/s, {gflops / peak:.0%} of the matmul peak**.", "",
         f"Each setting below ran in a fresh process on {speed['images']:,} training images "
         f"({speed['epochs']} timed epoch(s) after a warm-up epoch), all in turn, "
@@ -611,7 +615,7 @@ SECTION = {"speed": section_speed, "public": section_public, "ensembles": sectio
 
 
 def plot_time_to_accuracy(histories: dict, seed: dict, path: Path) -> None:
-    from .figures import png_bytes, pyplot
+    from src.views.figures import png_bytes, pyplot
 
     fig, ax = pyplot().subplots(figsize=(7, 4), dpi=110)
     for label, history in histories.items():

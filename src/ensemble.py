@@ -23,9 +23,10 @@ import numpy as np
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
-from . import cli_config, submission
-from .atomic_io import write_array, write_text
-from .errors import ConfigError, exit_on_error
+from src.config import command_config
+from src.submissions import submission_csv
+from src.utils.atomic_io import write_array, write_text
+from src.utils.errors import ConfigError, exit_on_error
 
 METHODS = ("mean", "vote")
 ENSEMBLE_DIR = "ensemble"  # where a sweep's own ensemble goes, inside the sweep dir
@@ -114,7 +115,7 @@ def main(argv: list[str]) -> Path:
     # `runs=a,b` as typed: Hydra would read a,b as a sweep; here it is a list
     argv = [f"runs=[{a.split('=', 1)[1]}]" if a.startswith("runs=") and "[" not in a else a
             for a in argv]
-    settings = cli_config.load(argv, name="ensemble")
+    settings = command_config.load(argv, name="ensemble")
     if OmegaConf.is_missing(settings, "runs"):
         raise ConfigError("which runs? give runs=DIR1,DIR2,... (run dirs or a sweep dir)")
     if settings.method not in METHODS:
@@ -131,9 +132,10 @@ def main(argv: list[str]) -> Path:
     out_dir = Path(settings.out_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = f"holdout{report['ensemble']:.5f}" if report else "full"
-    path = submission.write(submission.build(scores.argmax(axis=1)), settings.submission.dir,
-                            f"{stamp}_ensemble{len(runs)}-{settings.method}_{tag}",
-                            len(scores))
+    path = submission_csv.write(submission_csv.build(scores.argmax(axis=1)),
+                                settings.submission.dir,
+                                f"{stamp}_ensemble{len(runs)}-{settings.method}_{tag}",
+                                len(scores))
     metrics = {
         "model": f"ensemble-{settings.method}",
         "members": [str(r) for r in runs],

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from . import cli_config, dataset, submission
-from .errors import ConfigError, exit_on_error
-from .models import persist
+from src.config import command_config
+from src.data import dataset
+from src.models import persist
+from src.submissions import submission_csv
+from src.utils.errors import ConfigError, exit_on_error
 
 
 def load_run(run_dir: Path) -> tuple[dict, list]:
@@ -48,7 +50,7 @@ def predict(run_dir: Path, data_dir: str | None = None, tta: bool | None = None,
 
 @exit_on_error
 def main(argv: list[str]) -> Path:
-    settings = cli_config.load(argv, name="predict")
+    settings = command_config.load(argv, name="predict")
     if OmegaConf.is_missing(settings, "run"):
         raise ConfigError("which run? give run=DIR, a run dir that src.run wrote")
     if settings.tta not in (None, True, False):
@@ -59,7 +61,7 @@ def main(argv: list[str]) -> Path:
     seconds = time.perf_counter() - start
     labels = proba.argmax(axis=1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = submission.write(submission.build(labels), settings.submission.dir,
+    path = submission_csv.write(submission_csv.build(labels), settings.submission.dir,
                             f"{stamp}_{cfg['model']['name']}_predict", n_rows)
     print(f"{path}: {n_rows} rows predicted by {run_dir} in {seconds:.1f} s (no retraining)")
     saved = run_dir / "test_proba.npy"

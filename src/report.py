@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli_config, ledger, summarize
-from .atomic_io import write_text
-from .errors import ConfigError, exit_on_error
-from .show import FIGURES, RUN_ROOTS
+from src import summarize
+from src.config import command_config
+from src.kaggle import ledger
+from src.show import FIGURES, RUN_ROOTS
+from src.utils.atomic_io import write_text
+from src.utils.errors import ConfigError, exit_on_error
 
 CAPTIONS = {
     "train_gallery.png": "Training digits and their labels",
@@ -59,7 +61,7 @@ def _png(path: Path) -> str:
 
 
 def _figure_png(fig) -> str:
-    from .figures import png_bytes
+    from src.views.figures import png_bytes
 
     data = base64.b64encode(png_bytes(fig)).decode()
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
@@ -155,7 +157,7 @@ def sweep_sections(sweep: Path) -> tuple[str, list[str]]:
 
 
 def _sweep_plot(rows: list[dict], swept: list[str]) -> str:
-    from .figures import pyplot
+    from src.views.figures import pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(swept), figsize=(4.2 * len(swept), 3.6), squeeze=False)
@@ -191,7 +193,7 @@ def kaggle_section(ledger_path: Path) -> list[str]:
     scored = [(float(r["holdout_accuracy"]), float(r["public_score"])) for r in rows
               if r["holdout_accuracy"] and r["public_score"]]
     if scored:
-        from .figures import pyplot
+        from src.views.figures import pyplot
 
         fig, ax = pyplot().subplots(figsize=(5, 4))
         x, y = np.array(scored).T
@@ -234,7 +236,7 @@ def build(target: Path, ledger_path: Path) -> Path:
 
 @exit_on_error
 def main(argv: list[str]) -> Path:
-    settings = cli_config.load(argv, name="report")
+    settings = command_config.load(argv, name="report")
     target = Path(settings.run) if settings.run else newest_run()
     out = build(target, Path(settings.ledger))
     print(out)

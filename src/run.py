@@ -25,13 +25,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import cli_config, dataset, submission, threads
-from .atomic_io import write_array, write_arrays, write_text
-from .config_check import check
-from .errors import HarnessError, exit_on_error
-from .models import factory, persist
-from .provenance import git_state, peak_memory_mb
-from .summarize import write_failure
+from src.config import command_config
+from src.config.validate import check
+from src.data import dataset
+from src.models import factory, persist
+from src.submissions import submission_csv
+from src.summarize import write_failure
+from src.training import threads
+from src.training.provenance import git_state, peak_memory_mb
+from src.utils.atomic_io import write_array, write_arrays, write_text
+from src.utils.errors import HarnessError, exit_on_error
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +101,9 @@ def train(cfg: DictConfig) -> float | None:
         score = f"cv{cfg.data.folds}-{holdout_accuracy:.5f}"
     else:
         score = "full" if holdout_accuracy is None else f"holdout{holdout_accuracy:.5f}"
-    sub_path = submission.write(submission.build(test_proba.argmax(axis=1)), cfg.submission.dir,
-                                f"{stamp}_{cfg.model.name}_{score}", len(test_set))
+    sub_path = submission_csv.write(submission_csv.build(test_proba.argmax(axis=1)),
+                                    cfg.submission.dir, f"{stamp}_{cfg.model.name}_{score}",
+                                    len(test_set))
 
     fit_rows, holdout_rows = splits[0][0], splits[0][1]
     metrics = {
@@ -181,9 +185,10 @@ def _fit(cfg, fit_set, holdout, test_set, run_dir: Path, name: str) -> dict:
 
 
 def _figures(run_dir: Path, split, fit: dict, test_set, test_proba) -> None:
-    """The run's pictures (src/figures.py); a figure that fails costs a warning, not the run."""
+    """The run's pictures (src/views/figures.py); a figure that fails costs a warning, not
+    the run."""
     try:
-        from . import figures
+        from src.views import figures
 
         fit_set, holdout = split
         written = figures.for_run(run_dir, fit_set, holdout, fit["holdout_proba"], test_set,
@@ -200,7 +205,7 @@ def _accuracy(proba: np.ndarray, digits: dataset.Digits) -> float:
 
 @exit_on_error
 def _check_command_line() -> None:
-    cli_config.check_overrides(sys.argv[1:])
+    command_config.check_overrides(sys.argv[1:])
 
 
 if __name__ == "__main__":

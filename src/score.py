@@ -12,16 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli_config, sources, submission
-from .errors import DataError, exit_on_error
-from .file_hash import sha256_file
+from src.config import command_config
+from src.data import sources
+from src.submissions import submission_csv
+from src.utils.errors import DataError, exit_on_error
+from src.utils.file_hash import sha256_file
 
 
 @exit_on_error
 def main(argv: list[str]) -> float:
     files = [a for a in argv if "=" not in a]
-    cfg = cli_config.load([a for a in argv if "=" in a])
-    path = Path(files[0]) if files else submission.newest(cfg.submission.dir)
+    cfg = command_config.load([a for a in argv if "=" in a])
+    path = Path(files[0]) if files else submission_csv.newest(cfg.submission.dir)
     key = answer_key(Path(cfg.data.dir))
     accuracy = key_accuracy(path, key)
     print(f"{path}: accuracy {accuracy:.5f} on {len(key)} test rows (replica answer key)")
@@ -30,7 +32,7 @@ def main(argv: list[str]) -> float:
 
 def key_accuracy(path: str | Path, key: np.ndarray) -> float:
     """A submission's accuracy against the answer key (a validated read: wrong rows fail)."""
-    return float(np.mean(submission.read(path, len(key))["Label"].to_numpy() == key))
+    return float(np.mean(submission_csv.read(path, len(key))["Label"].to_numpy() == key))
 
 
 def answer_key(data_dir: Path) -> np.ndarray:

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import cli_config, dataset
-from .atomic_io import write_bytes
-from .errors import ConfigError, DataError, exit_on_error
-from .figures import tile
+from src.config import command_config
+from src.data import dataset
+from src.utils.atomic_io import write_bytes
+from src.utils.errors import ConfigError, DataError, exit_on_error
+from src.views.figures import tile
 
 FIGURES = ("train_gallery.png", "test_gallery.png", "misclassified.png", "confusion.png",
            "curves.png", "c_search.png")
@@ -96,7 +97,7 @@ def run_figures(run: Path) -> list[Path]:
 
 @exit_on_error
 def main(argv: list[str]) -> None:
-    settings = cli_config.load(argv, name="show")
+    settings = command_config.load(argv, name="show")
     if settings.id is None:
         if not settings.run:
             raise ConfigError("what to show? id=N (a digit) or run=DIR (a run's figures)")

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from . import cli_config, kaggle_api, ledger, submission
-from .errors import SubmissionError, exit_on_error
-from .file_hash import sha256_file
+from src.config import command_config
+from src.kaggle import api_client, ledger
+from src.submissions import submission_csv
+from src.utils.errors import SubmissionError, exit_on_error
+from src.utils.file_hash import sha256_file
 
 
 @exit_on_error
@@ -31,11 +33,11 @@ def main(argv: list[str]) -> int | None:
     parser.add_argument("--dry-run", action="store_true", help="do everything but send")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. kaggle.timeout=30")
     args = parser.parse_args(argv)
-    cfg = cli_config.load(args.overrides)
+    cfg = command_config.load(args.overrides)
     settings = OmegaConf.to_container(cfg.kaggle)
 
-    path = Path(args.file) if args.file else submission.newest(cfg.submission.dir)
-    submission.read(path, settings["test_rows"])  # before any network call
+    path = Path(args.file) if args.file else submission_csv.newest(cfg.submission.dir)
+    submission_csv.read(path, settings["test_rows"])  # before any network call
     digest = sha256_file(path)
     # Sent before: anything Kaggle gave a ref, or whose outcome is unknown.
     earlier = [row for row in ledger.read(settings["ledger"]) if row["sha256"] == digest
@@ -50,15 +52,15 @@ def main(argv: list[str]) -> int | None:
     row = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "file": str(path),
            "sha256": digest, "message": message, **run}
 
-    if args.dry_run and kaggle_api.credentials_source() is None:
+    if args.dry_run and api_client.credentials_source() is None:
         print(f"dry run: {path} is valid; message: {message}")
         print("dry run: no Kaggle credentials, so a real submit would stop here")
         return None
-    client = kaggle_api.connect(settings)
+    client = api_client.connect(settings)
     try:
         allowed = client.allowed_now()
         if allowed is not None and allowed <= 0:
-            raise kaggle_api.KaggleError(
+            raise api_client.KaggleError(
                 f"the daily submission limit of {settings['competition']} is reached: "
                 "try again after midnight UTC")
         left = "unknown" if allowed is None else str(allowed)
@@ -67,7 +69,7 @@ def main(argv: list[str]) -> int | None:
                   f"message: {message}")
             return None
         ref = client.submit(path, message)
-    except kaggle_api.KaggleError as err:
+    except api_client.KaggleError as err:
         if not args.dry_run:
             # A transient failure may come after Kaggle recorded the file: `make scores`
             # matches such a row to the submission by its message.

@@ -19,10 +19,10 @@ from pathlib import Path
 import yaml
 from hydra.experimental.callback import Callback
 
-from . import sweep_record
-from .atomic_io import write_text
-from .errors import exit_on_error
-from .text_table import aligned
+from src.sweeps import sweep_record
+from src.utils.atomic_io import write_text
+from src.utils.errors import exit_on_error
+from src.views.text_table import aligned
 
 METRICS = ["holdout_accuracy", "train_accuracy", "fit_seconds", "peak_memory_mb"]
 
@@ -133,7 +133,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit("usage: python -m src.summarize SWEEP_DIR")
     sweep_dir = Path(argv[0])
     if not list(sweep_dir.glob("*/.hydra/overrides.yaml")):
-        from .errors import HarnessError
+        from src.utils.errors import HarnessError
 
         raise HarnessError(f"{sweep_dir} holds no sweep jobs (no */.hydra/overrides.yaml): "
                            "give a multirun dir, e.g. multirun/<date>/<time>")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.digits_csv import digits_frame, write_csv
+from src.data.digits_csv import digits_frame, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from src.digits_csv import read_digits_csv
-from src.errors import DataError
+from src.data.digits_csv import read_digits_csv
+from src.utils.errors import DataError
 from tests.helpers import one_line_error, train
 
 HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))

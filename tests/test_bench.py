@@ -7,7 +7,8 @@ import keras
 import pytest
 from keras import layers
 
-from src import bench, train_speed
+from src import bench
+from src.benchmarks import train_speed
 
 
 def test_flops_are_counted_from_the_layers_shapes():

@@ -4,17 +4,17 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from src import cli_config
-from src.config_check import check
-from src.errors import ConfigError
+from src.config import command_config
+from src.config.validate import check
+from src.utils.errors import ConfigError
 from tests.helpers import one_line_error, run_module, train
 
-MODELS = sorted(p.stem for p in (cli_config.CONF_DIR / "model").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (command_config.CONF_DIR / "model").glob("*.yaml"))
 KERAS = {"nn", "lenet", "cnn", "cnn_deep", "cnn_public"}
 
 
 def compose_with(*overrides):
-    with initialize_config_dir(str(cli_config.CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(str(command_config.CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 
 

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from src import dataset, digits_csv
-from src.errors import ConfigError
+from src.data import dataset, digits_csv
+from src.utils.errors import ConfigError
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from src import submission
+from src.submissions import submission_csv
 from tests.helpers import ROOT, one_line_error, run_module, train
 
 FAST = {
@@ -48,7 +48,7 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
     sub = Path(metrics["submission"])
     assert sub.parent == tmp_path / "submissions"
     assert re.fullmatch(rf"\d{{8}}-\d{{6}}_{model}_holdout\d\.\d{{5}}\.csv", sub.name)
-    frame = submission.read(sub, 120)
+    frame = submission_csv.read(sub, 120)
     np.testing.assert_array_equal(frame["Label"].to_numpy(), proba.argmax(axis=1))
 
     last = result.stdout.strip().splitlines()[-1]
@@ -74,12 +74,12 @@ def test_full_data_run_says_so(tiny_data, tmp_path):
 
 def test_score_against_the_answer_key(tiny_data, tmp_path):
     train(tiny_data, tmp_path, "model=logreg")
-    sub = submission.newest(tmp_path / "submissions")
+    sub = submission_csv.newest(tmp_path / "submissions")
     result = run_module("src.score", str(sub), f"data.dir={tiny_data}")
     assert result.returncode == 0, result.stderr
     key = np.loadtxt(tiny_data.parent / "answer_key" / "key.csv",
                      delimiter=",", skiprows=1, dtype=int)[:, 1]
-    expected = np.mean(submission.read(sub, 120)["Label"].to_numpy() == key)
+    expected = np.mean(submission_csv.read(sub, 120)["Label"].to_numpy() == key)
     assert f"accuracy {expected:.5f}" in result.stdout
 
 
@@ -87,7 +87,7 @@ def test_score_without_a_local_key_says_so(tiny_data, tmp_path):
     data_dir = tmp_path / "kaggle-data"
     data_dir.mkdir()
     (data_dir / "manifest.json").write_text(json.dumps({"source": "kaggle", "files": {}}))
-    sub = submission.write(submission.build(np.zeros(120, int)), tmp_path, "s", 120)
+    sub = submission_csv.write(submission_csv.build(np.zeros(120, int)), tmp_path, "s", 120)
     message = one_line_error(run_module("src.score", str(sub), f"data.dir={data_dir}"))
     assert "no local answer key" in message and "Kaggle" in message
 
@@ -97,7 +97,7 @@ def test_score_refuses_a_key_from_another_build(tiny_data, tmp_path):
     shutil.copytree(tiny_data.parent, root)
     key = root / "answer_key" / "key.csv"
     key.write_text(key.read_text().replace("\n1,", "\n1,9", 1))
-    sub = submission.write(submission.build(np.zeros(120, int)), tmp_path, "s", 120)
+    sub = submission_csv.write(submission_csv.build(np.zeros(120, int)), tmp_path, "s", 120)
     message = one_line_error(run_module("src.score", str(sub), f"data.dir={root / tiny_data.name}"))
     assert "does not belong" in message and "make data FORCE=1" in message
 
@@ -134,6 +134,6 @@ def test_training_never_opens_the_answer_key(tiny_data, tmp_path):
     # and the hook does fire when the key is opened: scoring reads it.
     scored = subprocess.run(
         [sys.executable, "-c", watcher.replace("src.run", "src.score"),
-         str(submission.newest(tmp_path / "s")), f"data.dir={tiny_data}"],
+         str(submission_csv.newest(tmp_path / "s")), f"data.dir={tiny_data}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert scored.returncode == 99 and "ANSWER KEY OPENED" in scored.stderr

@@ -11,7 +11,7 @@ import socket
 import numpy as np
 import pytest
 
-from src import submission
+from src.submissions import submission_csv
 from tests.helpers import ROOT, make_data_dir, one_line_error, run_module
 from tests.kaggle_stub import KaggleStub
 
@@ -69,7 +69,7 @@ class World:
 
     def a_submission(self, labels=None):
         labels = np.zeros(120, int) if labels is None else labels
-        return submission.write(submission.build(labels), self.subs, "sub", 120)
+        return submission_csv.write(submission_csv.build(labels), self.subs, "sub", 120)
 
     def ledger_rows(self):
         if not self.ledger.exists():
@@ -294,7 +294,7 @@ def test_message_describes_the_run_that_wrote_the_file(world, tiny_data):
     out = world.root / "runs"
     result = train(tiny_data, out, "model=logreg")
     assert result.returncode == 0, result.stderr
-    sub = submission.newest(out / "submissions")
+    sub = submission_csv.newest(out / "submissions")
     assert world.submit("--file", str(sub)).returncode == 0, world.stub.calls
     [row] = world.ledger_rows()
     metrics = json.loads((out / "run" / "metrics.json").read_text())

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src import sources
-from src.errors import DataError
-from src.sources import replica
+from src.data import sources
+from src.data.sources import replica
+from src.utils.errors import DataError
 from tests.helpers import ROOT, one_line_error, run_module
 
 MEMBER = "mnist/data/mnist.pkl.gz"

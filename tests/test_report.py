@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageStat
 
-from src import ledger
+from src.kaggle import ledger
 from tests.helpers import one_line_error, run_module, train
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -9,7 +9,7 @@ import optuna
 import yaml
 from hydra import compose, initialize_config_dir
 
-from src.cli_config import CONF_DIR
+from src.config.command_config import CONF_DIR
 from tests.helpers import one_line_error, run_module
 
 

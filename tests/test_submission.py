@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src import atomic_io, submission
-from src.errors import SubmissionError
+from src.submissions import submission_csv
+from src.utils import atomic_io
+from src.utils.errors import SubmissionError
 
 N = 50
 
 
 def good():
-    return submission.build(np.arange(N) % 10)
+    return submission_csv.build(np.arange(N) % 10)
 
 
 def bad(kind):
@@ -51,13 +52,13 @@ KINDS = ["wrong header", "extra column", "too few rows", "too many rows", "ids f
 
 
 def test_a_good_submission_passes():
-    submission.validate(good(), N)
+    submission_csv.validate(good(), N)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_validator_rejects(kind):
     with pytest.raises(SubmissionError):
-        submission.validate(bad(kind), N)
+        submission_csv.validate(bad(kind), N)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -65,26 +66,26 @@ def test_reading_a_bad_file_is_rejected(kind, tmp_path):
     path = tmp_path / "sub.csv"
     bad(kind).to_csv(path, index=False)
     with pytest.raises(SubmissionError, match="sub.csv"):
-        submission.read(path, N)
+        submission_csv.read(path, N)
 
 
 def test_integral_floats_read_as_integers(tmp_path):
     path = tmp_path / "sub.csv"
     good().astype(float).to_csv(path, index=False)  # "3.0": still a whole number
-    pd.testing.assert_frame_equal(submission.read(path, N), good())
+    pd.testing.assert_frame_equal(submission_csv.read(path, N), good())
 
 
 def test_written_file_reads_back(tmp_path):
-    path = submission.write(good(), tmp_path, "run", N)
+    path = submission_csv.write(good(), tmp_path, "run", N)
     assert path == tmp_path / "run.csv"
     assert path.read_text().startswith("ImageId,Label\n1,0\n2,1\n")
-    pd.testing.assert_frame_equal(submission.read(path, N), good())
+    pd.testing.assert_frame_equal(submission_csv.read(path, N), good())
 
 
 def test_write_never_overwrites(tmp_path):
-    first = submission.write(good(), tmp_path, "run", N)
+    first = submission_csv.write(good(), tmp_path, "run", N)
     before = first.read_bytes()
-    second = submission.write(submission.build(np.zeros(N, int)), tmp_path, "run", N)
+    second = submission_csv.write(submission_csv.build(np.zeros(N, int)), tmp_path, "run", N)
     assert second == tmp_path / "run-2.csv"
     assert first.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-2.csv", "run.csv"]
@@ -92,7 +93,7 @@ def test_write_never_overwrites(tmp_path):
 
 def test_invalid_frame_is_never_written(tmp_path):
     with pytest.raises(SubmissionError):
-        submission.write(bad("label 10"), tmp_path, "run", N)
+        submission_csv.write(bad("label 10"), tmp_path, "run", N)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -102,7 +103,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "link", crash)
     with pytest.raises(KeyboardInterrupt):
-        submission.write(good(), tmp_path, "run", N)
+        submission_csv.write(good(), tmp_path, "run", N)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -136,9 +137,9 @@ def test_interrupted_model_save_leaves_no_model_file(tmp_path, monkeypatch):
 
 
 def test_newest_picks_the_latest_file(tmp_path):
-    old = submission.write(good(), tmp_path, "a", N)
-    new = submission.write(good(), tmp_path, "b", N)
+    old = submission_csv.write(good(), tmp_path, "a", N)
+    new = submission_csv.write(good(), tmp_path, "b", N)
     os.utime(old, ns=(1, 1))
-    assert submission.newest(tmp_path) == new
+    assert submission_csv.newest(tmp_path) == new
     with pytest.raises(SubmissionError, match="make run"):
-        submission.newest(tmp_path / "empty")
+        submission_csv.newest(tmp_path / "empty")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src import cli_config
+from src.config import command_config
 from tests.helpers import one_line_error, run_module
 
 
@@ -89,7 +89,7 @@ def test_kfold_trains_k_models_and_averages_them(tiny_data, tmp_path):
     oof = np.load(run_dir / "oof_proba.npy")
     assert oof.shape == (300, 10) and (oof.sum(axis=1) > 0.99).all()  # every row predicted once
 
-    from src import dataset
+    from src.data import dataset
 
     test = dataset.load_test(tiny_data)
     models = [joblib.load(run_dir / f"model_fold{k}.joblib") for k in range(3)]
@@ -111,7 +111,7 @@ def test_bad_fold_settings_are_one_line(tiny_data, tmp_path, overrides, words):
 
 
 def test_seed_table_sweeps_the_seed_models():
-    with initialize_config_dir(str(cli_config.CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(str(command_config.CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=seed_table"], return_hydra_config=True)
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert cfg.hydra.sweeper.params.model == "svm,logreg,nn,lenet"
@@ -137,7 +137,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_a_thread_budget(tiny_data, t
     (3, {"_target_": "x.joblib_launcher.JoblibLauncher", "n_jobs": 2}, 3),
 ])
 def test_thread_budget_rule(setting, launcher, expected):
-    from src import threads
+    from src.training import threads
 
     cores = os.cpu_count()
     want = {"cores": cores, "cores//2": max(1, cores // 2)}.get(expected, expected)

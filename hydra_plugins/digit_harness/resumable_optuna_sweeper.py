@@ -1,4 +1,5 @@
-"""`hydra/sweeper=resumable_optuna`: Hydra's Optuna sweeper, resumable (see src/search.py)."""
+"""`hydra/sweeper=resumable_optuna`: Hydra's Optuna sweeper, resumable
+(see src/sweeps/optuna_sweeper.py)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,9 @@ ConfigStore.instance().store(group="hydra/sweeper", name="resumable_optuna",
 
 class ResumableOptunaSweeper(Sweeper):
     def __init__(self, experiment_dir: str | None = None, **optuna_settings: Any) -> None:
-        from src.search import ResumableOptunaSweeperImpl  # optuna loads only when used
+        from src.sweeps.optuna_sweeper import (
+            ResumableOptunaSweeperImpl,  # optuna loads only when used
+        )
 
         self.sweeper = ResumableOptunaSweeperImpl(experiment_dir=experiment_dir,
                                                   **optuna_settings)

@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.pipeline import Pipeline
 
-from ..errors import ConfigError
+from src.utils.errors import ConfigError
 
 
 def build(estimator_cfg: DictConfig):

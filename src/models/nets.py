@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from src.errors import ConfigError
+from src.utils.errors import ConfigError
 
 
 def _inputs(input_shape):

@@ -32,7 +32,7 @@ def load(run_dir: Path, trainer: dict) -> list:
         if path.suffix == ".joblib":
             estimators.append(joblib.load(path))
         else:
-            from .keras_classifier import KerasClassifier  # TensorFlow only when needed
+            from src.models.keras_classifier import KerasClassifier  # TensorFlow only when needed
 
             estimators.append(KerasClassifier.from_saved(path, trainer))
     return estimators

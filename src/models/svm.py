@@ -25,7 +25,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .classic import pixel_scaler
+from src.models.classic import pixel_scaler
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .atomic_io import write_bytes
+from src.utils.atomic_io import write_bytes
 
 GALLERY = 40  # digits in a gallery: 5 rows of 8
 TILE = 84  # pixels a side: 28 x 3

@@ -26,9 +26,9 @@ from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from .atomic_io import write_text
-from .cli_config import CONF_DIR
-from .summarize import write_failure
+from src.config.command_config import CONF_DIR
+from src.summarize import write_failure
+from src.utils.atomic_io import write_text
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ def experiment_yaml(settings: dict, study: str, number: int, value: float,
     header = (f"# @package _global_\n"
               f"# Best trial of Optuna study {study}: trial {number}, holdout accuracy "
               f"{value:.5f}\n# run dir: {run_dir or 'not found'}\n"
-              f"# Written by the search (src/search.py); rerunning it rewrites this file.\n")
+              "# Written by the search (src/sweeps/optuna_sweeper.py); rerunning it rewrites "
+              "this file.\n")
     return header + OmegaConf.to_yaml(body)
 
 

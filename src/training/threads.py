@@ -13,7 +13,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
-from .errors import ConfigError
+from src.utils.errors import ConfigError
 
 
 def budget(setting, launcher: dict) -> int:

@@ -12,7 +12,7 @@ import io
 import os
 from pathlib import Path
 
-from .atomic_io import write_text
+from src.utils.atomic_io import write_text
 
 COLUMNS = ["time", "file", "sha256", "run_dir", "model", "overrides", "git_commit",
            "holdout_accuracy", "message", "kaggle_ref", "status", "public_score"]

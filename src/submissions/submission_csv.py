@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic_io import create_new
-from .errors import SubmissionError
+from src.utils.atomic_io import create_new
+from src.utils.errors import SubmissionError
 
 HEADER = ["ImageId", "Label"]
 

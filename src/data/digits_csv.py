@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic_io import write_with
-from .errors import DataError
+from src.utils.atomic_io import write_with
+from src.utils.errors import DataError
 
 PIXELS = [f"pixel{i}" for i in range(784)]
 HEADERS = {"train": ["label", *PIXELS], "test": PIXELS}

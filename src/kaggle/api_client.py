@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import HarnessError
+from src.utils.errors import HarnessError
 
 SETTINGS_URL = "https://www.kaggle.com/settings"
 UPLOAD_FAILED = "Could not submit to competition"  # KaggleApi's message for a failed upload

@@ -15,14 +15,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import kaggle_api
-from ..atomic_io import write_text
-from ..errors import DataError
-from . import kaggle, replica
+from src.data.sources import kaggle_download, replica
+from src.kaggle import api_client
+from src.utils.atomic_io import write_text
+from src.utils.errors import DataError
 
 MANIFEST = "manifest.json"
 FILES = ("train.csv", "test.csv", "sample_submission.csv")
-SOURCES = {"replica": replica, "kaggle": kaggle}
+SOURCES = {"replica": replica, "kaggle": kaggle_download}
 CHOICES = ("auto", *SOURCES)
 
 
@@ -30,7 +30,7 @@ def choose(source: str) -> str:
     """`auto`: Kaggle when credentials are configured, else the offline replica."""
     if source != "auto":
         return source
-    if kaggle_api.credentials_source():
+    if api_client.credentials_source():
         return "kaggle"
     print("data: no Kaggle credentials found, so using the offline replica (see README, "
           "'Submitting to Kaggle')", flush=True)

@@ -1,6 +1,6 @@
 """Keep one sweep dir to one sweep. Job dirs are numbered from 0 in every sweep, so a second,
 different sweep in the same dir would mix its jobs into the first's summary and overwrite
-them; a resumed search (src/search.py) must find its own study there, not another.
+them; a resumed search (src/sweeps/optuna_sweeper.py) must find its own study there, not another.
 
 A sweep records what it is in `sweep.json` when it starts: the sweeper, the study, the
 search space and the command-line overrides. The same sweep may run again in its dir (that
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from .atomic_io import write_text
-from .errors import ConfigError
+from src.utils.atomic_io import write_text
+from src.utils.errors import ConfigError
 
 RECORD = "sweep.json"
 

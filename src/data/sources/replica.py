@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..digits_csv import digits_frame, write_csv
-from ..errors import DataError
-from ..file_hash import sha256_file
+from src.data.digits_csv import digits_frame, write_csv
+from src.utils.errors import DataError
+from src.utils.file_hash import sha256_file
 
 
 def identity(settings: dict) -> dict:

@@ -7,16 +7,17 @@ import sys
 
 from omegaconf import OmegaConf
 
-from . import cli_config, kaggle_api, ledger
-from .errors import exit_on_error
-from .text_table import aligned
+from src.config import command_config
+from src.kaggle import api_client, ledger
+from src.utils.errors import exit_on_error
+from src.views.text_table import aligned
 
 
 @exit_on_error
 def main(argv: list[str]) -> None:
-    cfg = cli_config.load(argv)
+    cfg = command_config.load(argv)
     settings = OmegaConf.to_container(cfg.kaggle)
-    remote = {int(s.ref): s for s in kaggle_api.connect(settings).submissions()}
+    remote = {int(s.ref): s for s in api_client.connect(settings).submissions()}
     rows = ledger.read(settings["ledger"])
     reconcile(rows, remote)
     for row in rows:

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from .atomic_io import write_bytes
-from .digits_csv import read_digits_csv
-from .errors import ConfigError, DataError
-from .file_hash import sha256_file
+from src.data.digits_csv import read_digits_csv
+from src.utils.atomic_io import write_bytes
+from src.utils.errors import ConfigError, DataError
+from src.utils.file_hash import sha256_file
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1

@@ -11,10 +11,10 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from . import sweep_record
-from .errors import ConfigError
+from src.sweeps import sweep_record
+from src.utils.errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def load(overrides: list[str], hydra_config: bool = False, name: str = "config") -> DictConfig:
@@ -47,7 +47,7 @@ def check_overrides(args: list[str]) -> None:
     from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from .config_check import check
+    from src.config.validate import check
 
     args = get_args_parser().parse_intermixed_args(args)
     overrides = list(args.overrides)

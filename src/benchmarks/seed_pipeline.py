@@ -2,7 +2,7 @@
 read_csv of both CSVs, float64 pixels / 255, one-hot labels, the LeNet-5-like CNN trained with
 Adam 1e-3 at batch 32, scored on the same 10% holdout (split seed 42) as our runs.
 
-    python -m src.seed_pipeline DATA_DIR EPOCHS OUT_JSON
+    python -m src.benchmarks.seed_pipeline DATA_DIR EPOCHS OUT_JSON
 
 The seed trained 50 epochs; the bench runs a few and extrapolates (it says so). Prints and
 writes: seconds per epoch (median, after the first), holdout accuracy per epoch, peak memory.
@@ -20,10 +20,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .atomic_io import write_text
-from .dataset import Digits, holdout_split
-from .models.nets import lenet
-from .provenance import peak_memory_mb
+from src.data.dataset import Digits, holdout_split
+from src.models.nets import lenet
+from src.training.provenance import peak_memory_mb
+from src.utils.atomic_io import write_text
 
 
 class _EpochTimes(keras.callbacks.Callback):

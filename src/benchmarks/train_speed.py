@@ -2,7 +2,7 @@
 change it. `make bench` calls `compare`; each measurement runs in a fresh process, because
 TensorFlow's thread pools and oneDNN are fixed once it starts.
 
-    python -m src.train_speed                      # the default CNN's settings, printed
+    python -m src.benchmarks.train_speed                      # the default CNN's settings, printed
 
 The limit is numpy's float32 matrix product on all cores: the most multiply-adds a second these
 cores give any program here. The train step's work is counted from the layers' shapes: a
@@ -71,7 +71,7 @@ def measure(model: str, overrides: list[str], env: dict[str, str], images: int,
     process with `overrides` and environment `env`."""
     spec = {"model": model, "overrides": overrides, "images": images, "epochs": epochs}
     result = subprocess.run(
-        [sys.executable, "-m", "src.train_speed", "--worker", json.dumps(spec)],
+        [sys.executable, "-m", "src.benchmarks.train_speed", "--worker", json.dumps(spec)],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
         capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -83,9 +83,11 @@ def measure(model: str, overrides: list[str], env: dict[str, str], images: int,
 def _worker(spec: dict) -> dict:
     from hydra.utils import instantiate
 
-    from . import cli_config, dataset, threads
+    from src.config import command_config
+    from src.data import dataset
+    from src.training import threads
 
-    cfg = cli_config.load([f"model={spec['model']}", f"threads={threads.budget('auto', {})}",
+    cfg = command_config.load([f"model={spec['model']}", f"threads={threads.budget('auto', {})}",
                            *spec["overrides"], "trainer.verbose=0", "trainer.tensorboard=false",
                            "trainer.time_budget=null", f"trainer.epochs={1 + spec['epochs']}"])
     threads.limit_math_libraries(cfg.threads)

@@ -11,14 +11,16 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .. import digits_csv, kaggle_api, submission
-from ..atomic_io import write_bytes
-from ..errors import DataError
+from src.data import digits_csv
+from src.kaggle import api_client
+from src.submissions import submission_csv
+from src.utils.atomic_io import write_bytes
+from src.utils.errors import DataError
 
 HEADERS = {
     "train.csv": ",".join(digits_csv.HEADERS["train"]),
     "test.csv": ",".join(digits_csv.HEADERS["test"]),
-    "sample_submission.csv": ",".join(submission.HEADER),
+    "sample_submission.csv": ",".join(submission_csv.HEADER),
 }
 
 
@@ -27,7 +29,7 @@ def identity(settings: dict) -> dict:
 
 
 def fetch(staging: Path, data_dir: Path, settings: dict) -> dict:
-    client = kaggle_api.connect(settings)
+    client = api_client.connect(settings)
     print(f"kaggle: downloading {settings['competition']} ({client.source})", flush=True)
     with tempfile.TemporaryDirectory(dir=staging) as tmp:
         archive = client.download(Path(tmp))

@@ -1,0 +1,1 @@
+"""The ImageId,Label submission CSV: build, validate, write (never over a file), find."""

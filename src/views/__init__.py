@@ -1,0 +1,1 @@
+"""Pictures and tables people read: a run's figures, aligned text tables."""
