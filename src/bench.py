@@ -14,7 +14,7 @@ ensemble and k-fold models on the key; a 4-job sweep with two launchers. Seed re
 to run whole are timed for a few epochs or one fit and extrapolated, and the table says so.
 Every conclusion printed is worked out from this run's numbers.
 
-Resumable: each step keeps its result under --out (a run dir with metrics.json, or a .json
+Resumable: each step keeps its result under --out (a finished run dir, or a .json
 record) and is skipped when run again; delete it to redo that step.
 """
 
@@ -41,6 +41,7 @@ from src.benchmarks import train_speed
 from src.config import command_config
 from src.data import dataset
 from src.models.svm import linear_svc
+from src.runs.run_dir import RunDir
 from src.utils.atomic_io import write_bytes, write_text
 
 SEED_TARGET = 0.984  # the seed LeNet's holdout accuracy after its 50 epochs
@@ -79,6 +80,8 @@ LEGACY_HEADINGS = {"speed": "## XLA (`trainer.jit_compile`) on this CPU",
                    "ensembles": "## An ensemble of default CNNs",
                    "sweeps": "## A 4-job sweep"}
 PUBLIC = "cnn_public"  # the public recipe the default is compared with
+# Overrides that say where a bench run writes or how much it prints, not what it trains.
+WHERE_AND_HOW_LOUD = ("hydra.run.dir=", "submission.dir=", "trainer.verbose=")
 
 
 def main() -> None:
@@ -88,6 +91,8 @@ def main() -> None:
     parser.add_argument("--doc", default=None, help="default docs/benchmarks.md (quick: "
                         "<out>/benchmarks.md)")
     parser.add_argument("--members", type=int, default=None, help="CNNs in the ensemble")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="K of the data.folds=K row beside the ensemble (0: leave it out)")
     parser.add_argument("--sections", default=None,
                         help=f"write only these ({','.join(PARTIAL)}), measuring what they miss, "
                         "into the doc in place of their old text")
@@ -96,6 +101,8 @@ def main() -> None:
     plan = dict(PLAN[mode])
     if args.members is not None:
         plan["members"] = args.members
+    if args.folds is not None:
+        plan["folds"] = args.folds or None
     out = Path(args.out or ("bench-quick" if args.quick else "bench"))
     doc = Path(args.doc or (out / "benchmarks.md" if args.quick else "docs/benchmarks.md"))
     bench = Bench(out, Path(command_config.load([]).data.dir))
@@ -168,6 +175,11 @@ def measured_on(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d")
 
 
+def finished_on(run: Path) -> str:
+    """The date a run dir's run finished."""
+    return datetime.fromtimestamp(RunDir(run).finished_at(), UTC).strftime("%Y-%m-%d")
+
+
 class Bench:
     def __init__(self, out: Path, data_dir: Path):
         self.out, self.data_dir = out, data_dir
@@ -176,15 +188,19 @@ class Bench:
         """`python -m src.run` into out/<name>, once; its metrics (and history, if any)."""
         run_dir = self.out / name
         command = ["python", "-m", "src.run", *overrides]
-        if not (run_dir / "metrics.json").is_file():
+        if not RunDir(run_dir).is_finished():
             print(f"bench: {' '.join(command)}", flush=True)
             subprocess.run([sys.executable, *command[1:], f"hydra.run.dir={run_dir}",
                             f"submission.dir={self.out / 'submissions'}", "trainer.verbose=2"],
                            check=True)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        metrics["command"] = " ".join(command)
-        if (run_dir / "history.json").is_file():
-            metrics["history"] = json.loads((run_dir / "history.json").read_text())
+        metrics = RunDir(run_dir).metrics()
+        # the command the run recorded (a resumed dir may have been trained by hand)
+        recorded = [o for o in metrics.get("overrides", overrides)
+                    if not o.startswith(WHERE_AND_HOW_LOUD)]
+        metrics["command"] = " ".join(["python", "-m", "src.run", *recorded])
+        history = RunDir(run_dir).record("history")
+        if history is not None:
+            metrics["history"] = history
         if metrics["holdout_accuracy"] is None:  # fit on every row: score on the key
             metrics["test_accuracy"] = key_accuracy(self.data_dir, metrics["submission"])
         return metrics
@@ -222,7 +238,7 @@ class Bench:
         record = self.out / "predict.json"
         if not record.is_file():
             start = time.perf_counter()
-            predict.predict(run_dir)
+            predict.predict(RunDir(run_dir))
             write_text(record, json.dumps({"seconds": time.perf_counter() - start}) + "\n")
         return json.loads(record.read_text())
 
@@ -234,16 +250,17 @@ class Bench:
                  for s in range(1, members)]
         results = [self.run(name, overrides) for name, overrides in runs]
         record = self.out / f"ensemble-{members}"
-        if not (record / "metrics.json").is_file():
+        if not RunDir(record).is_finished():
             subprocess.run([sys.executable, "-m", "src.ensemble",
                             "runs=" + ",".join(str(self.out / n) for n, _ in runs),
                             f"out_dir={record}", f"submission.dir={self.out / 'submissions'}"],
                            check=True)
-        ensemble = json.loads((record / "metrics.json").read_text())
+        ensemble = RunDir(record).metrics()
         return {"members": results,
                 "command": "python -m src.ensemble runs=" + ",".join(
                     f"<{n}>" for n, _ in runs),
-                "test_accuracy": key_accuracy(self.data_dir, ensemble["submission"])}
+                "test_accuracy": key_accuracy(self.data_dir, ensemble["submission"]),
+                "test_rows": results[0]["rows"]["test"]}
 
     def speed(self, settings: dict) -> dict:
         """The matmul peak, the default CNN's train step against SPEED_VARIANTS and the public
@@ -385,7 +402,7 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
         f"accuracy after them: {', '.join(f'{a:.4f}' for a in seed['holdout_accuracy'])}); "
         f"its {SEED_EPOCHS} epochs are extrapolated to {seed_fit:.0f} s. Ours: seconds of "
         f"training at the end of the first epoch whose holdout accuracy reached {SEED_TARGET} "
-        "(from `history.json`).",
+        "(from each run's training history).",
         "", "| | seconds of training | ratio seed / ours |", "|---|---|---|",
         f"| seed LeNet, {SEED_EPOCHS} epochs (extrapolated) | {seed_fit:.0f} | 1 |"]
     for run in (lenet, cnn):
@@ -527,7 +544,7 @@ def section_public(bench: Bench, plan: dict) -> str:
     lines = [
         "## The public single-CNN recipe beside ours", "",
         f"Epoch times measured {measured_on(bench.out / 'speed.json')}, the runs "
-        f"{measured_on(bench.out / f'equal-time-{PUBLIC}' / 'metrics.json')} (see the train "
+        f"{finished_on(bench.out / f'equal-time-{PUBLIC}')} (see the train "
         "step section for the machine).", "",
         f"`model={PUBLIC}` is the best-known public Digit Recognizer CNN as published "
         "(32C3-32C3-32C5S2, 64C3-64C3-64C5S2, 128C4, batch norm, dropout 0.4, batch 64, Adam "
@@ -560,10 +577,10 @@ def section_public(bench: Bench, plan: dict) -> str:
 
 def section_ensembles(bench: Bench, plan: dict) -> str:
     result = bench.ensemble(plan["members"])
-    record = bench.out / f"ensemble-{plan['members']}" / "metrics.json"
+    record = bench.out / f"ensemble-{plan['members']}"
     folds = plan["folds"]
     lines = ["## Single default CNNs and ensembles of them", "",
-             f"The ensemble was made {measured_on(record)}.", "",
+             f"The ensemble was made {finished_on(record)}.", "",
              "Each member trained on all 42,000 rows with another seed, then averaged by "
              f"`{result['command']}`; accuracy on the replica's answer key.", "",
              "| member | test acc (key) | epochs | fit s |", "|---|---|---|---|"]
@@ -572,15 +589,31 @@ def section_ensembles(bench: Bench, plan: dict) -> str:
                      f"| {m['fit_seconds']:.0f} |")
     singles = [m["test_accuracy"] for m in result["members"]]
     first = min(3, len(singles))
-    lines += [f"| mean of the first {first} single models "
-              f"| {statistics.mean(singles[:first]):.5f} | | |",
-              f"| **ensemble of {len(singles)}** | **{result['test_accuracy']:.5f}** | | |"]
+    mean_first = statistics.mean(singles[:first])
+    ensemble = result["test_accuracy"]
+    lines += [f"| mean of the first {first} single models | {mean_first:.5f} | | |",
+              f"| mean of all {len(singles)} single models "
+              f"| {statistics.mean(singles):.5f} | | |",
+              f"| **ensemble of {len(singles)}** | **{ensemble:.5f}** | | |", "",
+              f"The ensemble is {ensemble - statistics.mean(singles):+.5f} over the mean single "
+              f"model and {ensemble - max(singles):+.5f} over the best one "
+              f"({(ensemble - max(singles)) * result['test_rows']:+.0f} of "
+              f"{result['test_rows']:,} test images). Members' fit seconds: "
+              f"{_threads_note(result['members'])}.", ""]
     if folds:
         cv = bench.run(f"cnn-folds{folds}", ["model=cnn", "data.holdout=0",
                                              f"data.folds={folds}"])
         lines.append(f"| `{cv['command']}` ({folds} fold models averaged) "
                      f"| {cv['test_accuracy']:.5f} | | {cv['fit_seconds']:.0f} |")
+    else:
+        lines += ["", "The `data.folds=K` ensemble was not measured in this run (`--folds 0`)."]
     return "\n".join(lines) + "\n"
+
+
+def _threads_note(members: list[dict]) -> str:
+    threads = sorted({m.get("threads") for m in members}, key=str)
+    return (f"each at threads={threads[0]}" if len(threads) == 1
+            else "at threads=" + "/".join(map(str, threads))) + f" on {machine()}"
 
 
 def render_sweeps(sweeps: dict) -> str:

@@ -4,70 +4,51 @@
     python -m src.ensemble runs=multirun/2026-11-25/19-00-00 top=5 method=vote
     python -m src.run experiment=cnn_ensemble      # train 5 seeds and average them, one command
 
-Members are run dirs (their test_proba.npy), or every finished job of a sweep dir. When
-members share a holdout split, it reports each one's holdout accuracy, how often each pair
-agrees, and the ensemble's own holdout accuracy. The ensemble's record (metrics.json,
-test_proba.npy) goes to `out_dir`; its submission, validated, to `submission.dir`.
+Members are finished run dirs (their test predictions), or every finished job of a sweep dir.
+When members share a holdout split, it reports each one's holdout accuracy, how often each pair
+agrees, and the ensemble's own holdout accuracy. The ensemble's record (metrics and test
+predictions, src/runs/run_dir.py) goes to `out_dir`; its submission, validated, to
+`submission.dir`.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
-from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from src.config import command_config
+from src.runs.run_dir import METRICS, TEST_PROBA, RunDir, sweep_jobs
 from src.submissions import submission_csv
-from src.utils.atomic_io import write_array, write_text
 from src.utils.errors import ConfigError, exit_on_error
 
 METHODS = ("mean", "vote")
-ENSEMBLE_DIR = "ensemble"  # where a sweep's own ensemble goes, inside the sweep dir
 
 
-class SweepEnsemble(Callback):
-    """Averages a sweep's jobs into one submission when the sweep ends (after the summary,
-    which stops the sweep first if a job failed)."""
-
-    def on_multirun_end(self, config, **kwargs) -> None:
-        # its own process, as a user would run it: Hydra's global state is the sweep's here,
-        # and Hydra turns a callback's exception into a warning (SystemExit still ends it)
-        sweep_dir = Path(config.hydra.sweep.dir)
-        done = subprocess.run([sys.executable, "-m", "src.ensemble", f"runs={sweep_dir}",
-                               f"out_dir={sweep_dir / ENSEMBLE_DIR}",
-                               f"submission.dir={config.submission.dir}"], check=False)
-        if done.returncode != 0:
-            sys.exit(done.returncode)
-
-
-def members(paths: list[str], top: int | None) -> list[Path]:
+def members(paths: list[str], top: int | None) -> list[RunDir]:
     """Run dirs from run and sweep dirs, best holdout accuracy first when `top` is set."""
     runs = []
-    for path in map(Path, paths):
-        if (path / "metrics.json").is_file():
+    for path in map(RunDir, paths):
+        if path.is_finished():
             runs.append(path)
-        # a sweep's jobs (each has Hydra's .hydra/), not an ensemble made inside it
-        elif jobs := sorted(p.parent for p in path.glob("*/metrics.json")
-                            if (p.parent / ".hydra").is_dir()):
+        # a sweep's finished jobs, not an ensemble made inside it (it is no Hydra job)
+        elif jobs := [job for job in sweep_jobs(path.path) if job.is_finished()]:
             runs.extend(jobs)
         else:
             raise ConfigError(f"{path} is neither a finished run dir nor a sweep dir with "
-                              "finished jobs (no metrics.json)")
+                              f"finished jobs (no {METRICS})")
     runs = list(dict.fromkeys(runs))
     for run in runs:
-        if not (run / "test_proba.npy").is_file():
-            raise ConfigError(f"{run} has no test_proba.npy: only runs of src.run can join")
+        if run.test_proba(mmap=True) is None:
+            raise ConfigError(f"{run} has no {TEST_PROBA}: only runs of src.run can join")
     if top is not None:
         if isinstance(top, bool) or not isinstance(top, int) or top < 1:
             raise ConfigError(f"top={top} is out of range: expected an integer >= 1")
-        scored = [(_metrics(r).get("holdout_accuracy"), r) for r in runs]
+        scored = [(r.metrics().get("holdout_accuracy"), r) for r in runs]
         if any(accuracy is None for accuracy, _ in scored):
             raise ConfigError("top=N ranks members by holdout accuracy, and some have none "
                               "(trained with data.holdout=0): list the members instead")
@@ -88,18 +69,17 @@ def combine(probas: list[np.ndarray], method: str) -> np.ndarray:
     return votes + mean / (len(probas) + 1)  # mean < 1 vote: it only splits ties
 
 
-def holdout_report(runs: list[Path], method: str) -> dict | None:
+def holdout_report(runs: list[RunDir], method: str) -> dict | None:
     """Holdout accuracy of each member and of the ensemble, and pairwise agreement, when
     every member held out the same rows (same labels in the same order)."""
-    holdouts = [np.load(r / "holdout.npz") if (r / "holdout.npz").is_file() else None
-                for r in runs]
+    holdouts = [r.holdout() for r in runs]
     if any(h is None for h in holdouts):
         return None
-    labels = holdouts[0]["labels"]
-    if any(not np.array_equal(h["labels"], labels) for h in holdouts):
+    labels = holdouts[0][1]
+    if any(not np.array_equal(held_labels, labels) for _, held_labels in holdouts):
         return None
-    predicted = [h["proba"].argmax(axis=1) for h in holdouts]
-    ensemble = combine([h["proba"] for h in holdouts], method).argmax(axis=1)
+    predicted = [proba.argmax(axis=1) for proba, _ in holdouts]
+    ensemble = combine([proba for proba, _ in holdouts], method).argmax(axis=1)
     return {
         "members": {str(r): float(np.mean(p == labels)) for r, p in zip(runs, predicted,
                                                                          strict=True)},
@@ -121,7 +101,7 @@ def main(argv: list[str]) -> Path:
     if settings.method not in METHODS:
         raise ConfigError(f"method={settings.method} is not one of {', '.join(METHODS)}")
     runs = members(list(settings.runs), settings.top)
-    probas = [np.load(r / "test_proba.npy") for r in runs]
+    probas = [r.test_proba() for r in runs]
     if len({p.shape for p in probas}) > 1:
         shapes = ", ".join(f"{r.name}: {p.shape[0]} rows" for r, p in zip(runs, probas,
                                                                           strict=True))
@@ -129,7 +109,7 @@ def main(argv: list[str]) -> Path:
     scores = combine(probas, settings.method)
     test_labels = [p.argmax(axis=1) for p in probas]
     report = holdout_report(runs, settings.method)
-    out_dir = Path(settings.out_dir)
+    out_dir = RunDir(settings.out_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = f"holdout{report['ensemble']:.5f}" if report else "full"
     path = submission_csv.write(submission_csv.build(scores.argmax(axis=1)),
@@ -146,9 +126,8 @@ def main(argv: list[str]) -> Path:
                                                                     strict=True), 2)},
         "submission": str(path),
     }
-    write_array(out_dir / "test_proba.npy",
-                (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32))
-    write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    out_dir.write_test_proba(scores / scores.sum(axis=1, keepdims=True))
+    out_dir.write_metrics(metrics)
     _print(runs, report, metrics, path, out_dir, settings.top is not None)
     return path
 
@@ -171,11 +150,7 @@ def _print(runs, report, metrics, path, out_dir, chosen_by_holdout: bool) -> Non
               "agreement on the test rows only")
     test = metrics["test_agreement"].values()
     print(f"test rows: members agree on {min(test):.2%}..{max(test):.2%} pairwise")
-    print(f"submission {path}\nrecord {out_dir / 'metrics.json'}")
-
-
-def _metrics(run: Path) -> dict:
-    return json.loads((run / "metrics.json").read_text())
+    print(f"submission {path}\nrecord {out_dir.path / METRICS}")
 
 
 if __name__ == "__main__":

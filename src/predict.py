@@ -18,31 +18,32 @@ from omegaconf import OmegaConf
 
 from src.config import command_config
 from src.data import dataset
-from src.models import persist
+from src.models import contract, persist
+from src.runs.run_dir import CONFIG, MODEL, RunDir
 from src.submissions import submission_csv
 from src.utils.errors import ConfigError, exit_on_error
 
 
-def load_run(run_dir: Path) -> tuple[dict, list]:
+def load_run(run: RunDir) -> tuple[dict, list]:
     """A run's resolved config and fitted estimators; one line if it has not got them."""
-    config = run_dir / "config_resolved.yaml"
-    if not config.is_file():
-        raise ConfigError(f"{run_dir} is not a finished run dir (no config_resolved.yaml): "
-                          "give a dir that src.run wrote, e.g. outputs/<date>/<time>_<model>")
-    cfg = OmegaConf.to_container(OmegaConf.load(config))
-    estimators = persist.load(run_dir, cfg["trainer"])
+    cfg = run.config()
+    if cfg is None:
+        raise ConfigError(f"{run} is not a finished run dir (no {CONFIG}): give a dir that "
+                          "src.run wrote, e.g. outputs/<date>/<time>_<model>")
+    estimators = persist.load(run, cfg["trainer"])
     if not estimators:
-        raise ConfigError(f"{run_dir} holds no saved model (model.keras or model.joblib)")
+        raise ConfigError(f"{run} holds no saved model "
+                          f"({' or '.join(MODEL + s for s in persist.SUFFIXES)})")
     return cfg, estimators
 
 
-def predict(run_dir: Path, data_dir: str | None = None, tta: bool | None = None,
+def predict(run: RunDir, data_dir: str | None = None, tta: bool | None = None,
             cache: bool = True) -> tuple[dict, np.ndarray, int]:
-    cfg, estimators = load_run(run_dir)
+    cfg, estimators = load_run(run)
     if tta is not None:
         for estimator in estimators:
-            if hasattr(estimator, "trainer"):
-                estimator.trainer["tta"] = tta
+            if contract.declared(estimator).has_test_time_augmentation:
+                estimator.set_test_time_augmentation(tta)
     test_set = dataset.load_test(data_dir or cfg["data"]["dir"], cache)
     proba = np.mean([e.predict_proba(test_set.pixels) for e in estimators], axis=0)
     return cfg, proba, len(test_set)
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> Path:
         raise ConfigError("which run? give run=DIR, a run dir that src.run wrote")
     if settings.tta not in (None, True, False):
         raise ConfigError(f"tta={settings.tta} is not true or false")
-    run_dir = Path(settings.run)
+    run_dir = RunDir(settings.run)
     start = time.perf_counter()
     cfg, proba, n_rows = predict(run_dir, settings.data.dir, settings.tta, settings.data.cache)
     seconds = time.perf_counter() - start
@@ -64,12 +65,10 @@ def main(argv: list[str]) -> Path:
     path = submission_csv.write(submission_csv.build(labels), settings.submission.dir,
                             f"{stamp}_{cfg['model']['name']}_predict", n_rows)
     print(f"{path}: {n_rows} rows predicted by {run_dir} in {seconds:.1f} s (no retraining)")
-    saved = run_dir / "test_proba.npy"
-    if saved.is_file() and settings.data.dir is None:
-        earlier = np.load(saved)
-        if earlier.shape == proba.shape:
-            print(f"agrees with the run's own predictions on "
-                  f"{np.mean(earlier.argmax(axis=1) == labels):.2%} of rows")
+    earlier = run_dir.test_proba()
+    if earlier is not None and settings.data.dir is None and earlier.shape == proba.shape:
+        print(f"agrees with the run's own predictions on "
+              f"{np.mean(earlier.argmax(axis=1) == labels):.2%} of rows")
     return path
 
 

@@ -62,3 +62,7 @@ def render(table: list[tuple]) -> str:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -6,34 +6,27 @@
 A run's page: its config, metrics, figures and submission. A sweep's: the summary table, best
 first (failed jobs with their error), and holdout accuracy against each swept setting. Both,
 when the Kaggle ledger exists: holdout accuracy against public score for each submission.
-Written to <dir>/report.html; the path is printed. Missing pieces are named on the page.
+Written into that dir (src/runs/run_dir.py names the file); the path is printed. Missing
+pieces are named on the page.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from src import summarize
 from src.config import command_config
 from src.kaggle import ledger
-from src.show import FIGURES, RUN_ROOTS
+from src.runs import run_dir
+from src.runs.run_dir import RunDir
+from src.sweeps import summary
 from src.utils.atomic_io import write_text
 from src.utils.errors import ConfigError, exit_on_error
 
-CAPTIONS = {
-    "train_gallery.png": "Training digits and their labels",
-    "test_gallery.png": "Test digits with the predicted label and its confidence",
-    "misclassified.png": "Holdout digits the model got wrong, worst first",
-    "confusion.png": "Holdout confusion matrix and per-class recall",
-    "curves.png": "Training curves: error rate (log scale) and loss per epoch",
-    "c_search.png": "The SVM's C search: cross-validated accuracy against C",
-}
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}
@@ -46,13 +39,12 @@ document.body.dataset.images=i.every(x=>x.complete&&x.naturalWidth>0)?'ok':'brok
 </script>"""
 
 
-def newest_run(roots=RUN_ROOTS) -> Path:
-    found = [p.parent for root in roots for p in Path(root).glob("**/config_resolved.yaml")
-             if (p.parent / "metrics.json").is_file()]  # runs of src.run, not ensembles
-    if not found:
-        raise ConfigError("no runs yet under outputs/ or multirun/: train one (make run), "
-                          "or give run=DIR")
-    return max(found, key=lambda p: (p / "metrics.json").stat().st_mtime)
+def newest_run() -> RunDir:
+    run = run_dir.newest_run()
+    if run is None:
+        raise ConfigError(f"no runs yet under {' or '.join(f'{r}/' for r in run_dir.RUN_ROOTS)}"
+                          ": train one (make run), or give run=DIR")
+    return run
 
 
 def _png(path: Path) -> str:
@@ -85,45 +77,41 @@ def _flat(prefix: str, value) -> list[tuple[str, object]]:
     return [(prefix.rstrip("."), value)]
 
 
-def run_sections(run: Path) -> tuple[str, list[str]]:
+def run_sections(run: RunDir) -> tuple[str, list[str]]:
     parts = []
-    metrics_path, failed_path = run / "metrics.json", run / "failed.json"
-    if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text())
+    metrics, failed = run.metrics(), run.failure()
+    if metrics is not None:
         accuracy = metrics.get("holdout_accuracy")
         title = (f"{metrics.get('model', 'run')}: holdout accuracy {accuracy:.5f}"
                  if isinstance(accuracy, float) else f"{metrics.get('model', 'run')}: "
                  "trained on all rows (no holdout)")
         parts.append("<h2>Metrics</h2>" + _table(["metric", "value"],
                                                   [list(kv) for kv in _flat("", metrics)]))
-    elif failed_path.is_file():
-        failed = json.loads(failed_path.read_text())
+    elif failed is not None:
         title = "a failed run"
         parts.append(f'<h2>Failed</h2><p class="missing">{html.escape(failed["error"])}</p>')
     else:
         title = "an unfinished run"
-        parts.append('<p class="missing">No metrics.json: this run has not finished (or was '
-                     "stopped).</p>")
+        parts.append(f'<p class="missing">No {run_dir.METRICS}: this run has not finished (or '
+                     "was stopped).</p>")
     parts.append("<h2>Figures</h2>")
-    found = [name for name in FIGURES if (run / name).is_file()]
+    found = run.figures()
     if not found:
         parts.append('<p class="missing">No figures in this run dir (a run from before '
                      "figures existed, or with figures=false).</p>")
-    for name in found:
-        parts.append(f"<figure>{_png(run / name)}<figcaption>{CAPTIONS[name]}"
+    for path in found:
+        parts.append(f"<figure>{_png(path)}<figcaption>{run_dir.FIGURES[path.name]}"
                      "</figcaption></figure>")
     parts.append("<h2>Submission</h2>" + _submission(run))
-    config = run / "config_resolved.yaml"
-    parts.append("<h2>Config</h2>" + (f"<pre>{html.escape(config.read_text())}</pre>"
-                                      if config.is_file() else
-                                      '<p class="missing">No config_resolved.yaml.</p>'))
+    config = run.config_text()
+    parts.append("<h2>Config</h2>" + (f"<pre>{html.escape(config)}</pre>" if config is not None
+                                      else f'<p class="missing">No {run_dir.CONFIG}.</p>'))
     return title, parts
 
 
-def _submission(run: Path) -> str:
-    metrics_path = run / "metrics.json"
-    path = json.loads(metrics_path.read_text()).get("submission") if metrics_path.is_file() \
-        else None
+def _submission(run: RunDir) -> str:
+    metrics = run.metrics()
+    path = metrics.get("submission") if metrics is not None else None
     if not path or not Path(path).is_file():
         return f'<p class="missing">No submission file found ({html.escape(str(path))}).</p>'
     import pandas as pd
@@ -137,7 +125,7 @@ def _submission(run: Path) -> str:
 
 
 def sweep_sections(sweep: Path) -> tuple[str, list[str]]:
-    rows = summarize.summarize(sweep, echo=False)
+    rows = summary.summarize(sweep, echo=False)
     failed = sum(r["status"] == "failed" for r in rows)
     columns = [c for c in rows[0] if c not in ("submission",)] if rows else []
     parts = ["<h2>Summary, best first</h2>",
@@ -146,7 +134,7 @@ def sweep_sections(sweep: Path) -> tuple[str, list[str]]:
              _table(columns, [[r[c] for c in columns] for r in rows],
                     ["failed" if r["status"] == "failed" else "" for r in rows])]
     swept = [c for c in columns if c not in ("job", "status", "run_dir", "error",
-                                             *summarize.METRICS)]
+                                             *summary.METRICS)]
     ok = [r for r in rows if isinstance(r.get("holdout_accuracy"), float | int)]
     if ok and swept:
         parts.append("<h2>Holdout accuracy against each swept setting</h2>")
@@ -181,7 +169,7 @@ def _sweep_plot(rows: list[dict], swept: list[str]) -> str:
 
 
 def kaggle_section(ledger_path: Path) -> list[str]:
-    rows = [r for r in ledger.read(ledger_path) if r.get("status") != "dry-run"]
+    rows = ledger.read(ledger_path)
     if not rows:
         return ["<h2>Kaggle</h2>", f'<p class="missing">No Kaggle ledger at '
                 f"{html.escape(str(ledger_path))} (nothing submitted yet): `make submit` "
@@ -214,22 +202,19 @@ def kaggle_section(ledger_path: Path) -> list[str]:
 def build(target: Path, ledger_path: Path) -> Path:
     if not target.is_dir():
         raise ConfigError(f"run={target} is not a directory: give a run dir or a sweep dir")
-    is_sweep = any(target.glob("*/.hydra/overrides.yaml"))
-    is_run = any((target / name).exists() for name in ("metrics.json", "failed.json",
-                                                        ".hydra", "config_resolved.yaml"))
-    if is_sweep:
+    if run_dir.is_sweep_dir(target):
         title, parts = sweep_sections(target)
-    elif is_run:
-        title, parts = run_sections(target)
+    elif RunDir(target).looks_like_run():
+        title, parts = run_sections(RunDir(target))
     else:
-        raise ConfigError(f"{target} is neither a run dir nor a sweep dir (no metrics.json, "
-                          ".hydra or job dirs)")
+        raise ConfigError(f"{target} is neither a run dir nor a sweep dir (no "
+                          f"{run_dir.METRICS}, {run_dir.HYDRA} or job dirs)")
     parts += kaggle_section(ledger_path)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Digit Recognizer: "
             f"{html.escape(title)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p><code>{html.escape(str(target))}</code></p>"
             + "\n".join(parts) + CHECK + "</body></html>\n")
-    out = target / "report.html"
+    out = RunDir(target).report_path()
     write_text(out, page)
     return out
 
@@ -237,7 +222,7 @@ def build(target: Path, ledger_path: Path) -> Path:
 @exit_on_error
 def main(argv: list[str]) -> Path:
     settings = command_config.load(argv, name="report")
-    target = Path(settings.run) if settings.run else newest_run()
+    target = Path(settings.run) if settings.run else newest_run().path
     out = build(target, Path(settings.ledger))
     print(out)
     return out

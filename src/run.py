@@ -10,12 +10,9 @@ the submission, which goes to `submission.dir`. Returns the holdout accuracy for
 
 from __future__ import annotations
 
-import inspect
-import json
 import logging
 import random
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -28,12 +25,13 @@ from omegaconf import DictConfig, OmegaConf
 from src.config import command_config
 from src.config.validate import check
 from src.data import dataset
-from src.models import factory, persist
+from src.models import factory
+from src.runs.run_dir import RunDir
 from src.submissions import submission_csv
-from src.summarize import write_failure
+from src.training import plan as planning
 from src.training import threads
+from src.training.fitting import Fit, fit_split
 from src.training.provenance import git_state, peak_memory_mb
-from src.utils.atomic_io import write_array, write_arrays, write_text
 from src.utils.errors import HarnessError, exit_on_error
 
 log = logging.getLogger(__name__)
@@ -47,7 +45,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def sweep_job(cfg: DictConfig) -> float | None:
-    """One job of a sweep: a failure is recorded in failed.json for the summary, and the
+    """One job of a sweep: a failure is recorded in its run dir for the summary, and the
     other jobs go on."""
     try:
         return train(cfg)
@@ -57,8 +55,7 @@ def sweep_job(cfg: DictConfig) -> float | None:
         else:
             line = f"{type(err).__name__}: {err}".splitlines()[0]
             log.exception("job failed")  # the traceback goes to this job's log
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        write_failure(run_dir, line, model=cfg.model.name)
+        RunDir(HydraConfig.get().runtime.output_dir).write_failure(line, model=cfg.model.name)
         log.error("error: %s", line)
         return None
 
@@ -68,139 +65,123 @@ def train(cfg: DictConfig) -> float | None:
     cfg.threads = threads.budget(cfg.threads, HydraConfig.get().launcher)
     threads.limit_math_libraries(cfg.threads)
     factory.build(cfg.model.estimator)  # refuse bad estimator settings before loading data
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    run = RunDir(HydraConfig.get().runtime.output_dir)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
 
     train_set = dataset.load_train(cfg.data.dir, cfg.data.cache)
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
-    if cfg.data.folds:
-        held_rows = dataset.kfold_rows(train_set, cfg.data.folds, cfg.data.split_seed)
-        splits = dataset.kfold_splits(train_set, held_rows)
-        log.info("data: %d-fold cross-validation over %d rows, %d test rows",
-                 cfg.data.folds, len(train_set), len(test_set))
-    else:
-        splits = [dataset.holdout_split(train_set, cfg.data.holdout, cfg.data.split_seed)]
-        fit_set, holdout = splits[0]
-        log.info("data: %d rows to fit, %s, %d test rows", len(fit_set),
-                 f"{len(holdout)} held out" if holdout is not None else "no holdout",
-                 len(test_set))
+    plan = planning.plan(cfg.data, train_set)  # holdout | all rows | k folds
+    log.info("data: %s", plan.describe(len(test_set)))
+    fits = [fit_split(cfg, split, test_set, run) for split in plan.splits]
 
-    fits = [_fit(cfg, fit_set, holdout, test_set, run_dir,
-                 f"model_fold{k}" if cfg.data.folds else "model")
-            for k, (fit_set, holdout) in enumerate(splits)]
-    test_proba = np.mean([f["test_proba"] for f in fits], axis=0)  # K models vote by average
-    train_accuracy = float(np.mean([f["train_accuracy"] for f in fits]))
-    fold_accuracy = [f["holdout_accuracy"] for f in fits]
-    holdout_accuracy = None if fold_accuracy[0] is None else float(np.mean(fold_accuracy))
-
-    write_array(run_dir / "test_proba.npy", test_proba.astype(np.float32))
-    write_text(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    if cfg.data.folds:
-        score = f"cv{cfg.data.folds}-{holdout_accuracy:.5f}"
-    else:
-        score = "full" if holdout_accuracy is None else f"holdout{holdout_accuracy:.5f}"
+    test_proba = np.mean([f.test_proba for f in fits], axis=0)  # K models vote by average
+    holdout_accuracy = _holdout_accuracy(plan, fits)
+    run.write_test_proba(test_proba)
+    run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
+    if plan.mode == planning.HOLDOUT:  # for ensembles: members' agreement on the same rows
+        run.write_holdout(fits[0].holdout_proba, plan.splits[0].holdout.labels)
+    if plan.mode == planning.K_FOLDS:
+        run.write_oof_proba(_out_of_fold(plan, fits))
     sub_path = submission_csv.write(submission_csv.build(test_proba.argmax(axis=1)),
-                                    cfg.submission.dir, f"{stamp}_{cfg.model.name}_{score}",
+                                    cfg.submission.dir, _submission_stem(cfg, plan,
+                                                                         holdout_accuracy),
                                     len(test_set))
+    metrics = _metrics(cfg, plan, fits, train_set, test_set, holdout_accuracy, sub_path)
+    if cfg.figures:
+        _figures(run, plan.splits[0], fits[0], test_set, test_proba)
+    run.write_metrics(metrics)
+    _log_result(plan, metrics, run, sub_path)
+    return holdout_accuracy
 
-    fit_rows, holdout_rows = splits[0][0], splits[0][1]
+
+def _holdout_accuracy(plan: planning.Plan, fits: list[Fit]) -> float | None:
+    """The holdout's accuracy; k folds: the mean of the folds' (every row scored once)."""
+    if plan.mode == planning.ALL_ROWS:
+        return None
+    return float(np.mean([f.holdout_accuracy for f in fits]))
+
+
+def _out_of_fold(plan: planning.Plan, fits: list[Fit]) -> np.ndarray:
+    oof = np.zeros((plan.labelled, fits[0].test_proba.shape[1]), dtype=np.float32)
+    for split, fit in zip(plan.splits, fits, strict=True):
+        oof[split.held_rows] = fit.holdout_proba
+    return oof
+
+
+def _submission_stem(cfg, plan: planning.Plan, holdout_accuracy: float | None) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    score = {planning.HOLDOUT: f"holdout{holdout_accuracy or 0:.5f}", planning.ALL_ROWS: "full",
+             planning.K_FOLDS: f"cv{len(plan.splits)}-{holdout_accuracy or 0:.5f}"}[plan.mode]
+    return f"{stamp}_{cfg.model.name}_{score}"
+
+
+def _metrics(cfg, plan, fits, train_set, test_set, holdout_accuracy, sub_path) -> dict:
+    """What the run measured, true in every mode: `rows` counts distinct labelled rows (k
+    folds: every row was fit by K-1 models and held out by one); `models` has each one's."""
+    first = plan.splits[0]
+    if plan.mode == planning.K_FOLDS:
+        rows = {"fit": plan.labelled, "holdout": plan.labelled, "test": len(test_set)}
+    else:
+        rows = {"fit": len(first.fit), "holdout": 0 if first.holdout is None
+                else len(first.holdout), "test": len(test_set)}
     metrics = {
         "model": cfg.model.name,
         "holdout_accuracy": holdout_accuracy,
-        "train_accuracy": train_accuracy,
-        "rows": {"fit": len(fit_rows), "holdout": 0 if holdout_rows is None else len(holdout_rows),
-                 "test": len(test_set)},
-        "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),
-        "predict_seconds": round(sum(f["predict_seconds"] for f in fits), 2),
+        "train_accuracy": float(np.mean([f.train_accuracy for f in fits])),
+        "split": plan.split_record(cfg.data),
+        "rows": rows,
+        "models": [f.summary() for f in fits],
+        "fit_seconds": round(sum(f.fit_seconds for f in fits), 2),
+        "predict_seconds": round(sum(f.predict_seconds for f in fits), 2),
         "peak_memory_mb": peak_memory_mb(),
         "threads": cfg.threads,
         "git": git_state(Path(__file__).parent),
         "overrides": list(HydraConfig.get().overrides.task),
         "submission": str(sub_path),
     }
-    if holdout_rows is not None and not cfg.data.folds:  # for ensembles: members' agreement
-        write_arrays(run_dir / "holdout.npz", proba=fits[0]["holdout_proba"].astype(np.float32),
-                     labels=holdout_rows.labels)
-    if cfg.data.folds:
-        oof = np.zeros((len(train_set), test_proba.shape[1]), dtype=np.float32)
-        for rows, fit in zip(held_rows, fits, strict=True):
-            oof[rows] = fit["holdout_proba"]
-        write_array(run_dir / "oof_proba.npy", oof)
+    if plan.mode == planning.K_FOLDS:
+        fold_accuracy = [f.holdout_accuracy for f in fits]
+        oof = _out_of_fold(plan, fits)
         metrics["cv"] = {
-            "folds": cfg.data.folds, "fold_accuracy": fold_accuracy,
-            "mean": holdout_accuracy, "std": float(np.std(fold_accuracy)),
+            "folds": len(fits), "fold_accuracy": fold_accuracy, "mean": holdout_accuracy,
+            "std": float(np.std(fold_accuracy)),
             "oof_accuracy": float(np.mean(oof.argmax(axis=1) == train_set.labels)),
         }
+    return metrics
+
+
+def _log_result(plan, metrics: dict, run: RunDir, sub_path: Path) -> None:
+    if "cv" in metrics:
+        cv = metrics["cv"]
         log.info("cross-validation: fold accuracy %.5f +/- %.5f over %d folds (%s)",
-                 holdout_accuracy, metrics["cv"]["std"], cfg.data.folds,
-                 ", ".join(f"{a:.5f}" for a in fold_accuracy))
-    if cfg.figures:
-        _figures(run_dir, splits[0], fits[0], test_set, test_proba)
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    log.info("training accuracy %.5f (on the rows each model was fit on)", train_accuracy)
+                 cv["mean"], cv["std"], cv["folds"],
+                 ", ".join(f"{a:.5f}" for a in cv["fold_accuracy"]))
+    log.info("training accuracy %.5f (on the rows each model was fit on)",
+             metrics["train_accuracy"])
     log.info("fit %.1f s, predict %.1f s, peak memory %.0f MB, run dir %s",
-             metrics["fit_seconds"], metrics["predict_seconds"], metrics["peak_memory_mb"],
-             run_dir)
-    if cfg.data.folds:
-        log.info("submission %s  mean fold accuracy %.5f", sub_path, holdout_accuracy)
-    elif holdout_accuracy is not None:
-        log.info("submission %s  holdout accuracy %.5f", sub_path, holdout_accuracy)
+             metrics["fit_seconds"], metrics["predict_seconds"], metrics["peak_memory_mb"], run)
+    if plan.mode == planning.K_FOLDS:
+        log.info("submission %s  mean fold accuracy %.5f", sub_path, metrics["holdout_accuracy"])
+    elif plan.mode == planning.HOLDOUT:
+        log.info("submission %s  holdout accuracy %.5f", sub_path, metrics["holdout_accuracy"])
     else:
         log.info("submission %s  holdout accuracy: none (data.holdout=0, fit on all rows)",
                  sub_path)
-    return holdout_accuracy
 
 
-def _fit(cfg, fit_set, holdout, test_set, run_dir: Path, name: str) -> dict:
-    """Fit one fresh estimator and predict what the run needs from it."""
-    estimator = factory.build(cfg.model.estimator)
-    if hasattr(estimator, "log_dir"):  # TensorBoard: `tensorboard --logdir outputs`
-        estimator.log_dir = run_dir / "tensorboard" / name.replace("model", "fit")
-    fit_kwargs = {}
-    if holdout is not None and "validation_data" in inspect.signature(estimator.fit).parameters:
-        fit_kwargs["validation_data"] = (holdout.pixels, holdout.labels)
-    log.info("fit: %s on %d rows: %s", cfg.model.name, len(fit_set), estimator)
-    start = time.perf_counter()
-    estimator.fit(fit_set.pixels, fit_set.labels, **fit_kwargs)
-    fit_seconds = time.perf_counter() - start
-
-    result = {"fit_seconds": fit_seconds, "holdout_accuracy": None, "holdout_proba": None,
-              "train_accuracy": _accuracy(estimator.predict_proba(fit_set.pixels), fit_set)}
-    if holdout is not None:
-        result["holdout_proba"] = estimator.predict_proba(holdout.pixels)
-        result["holdout_accuracy"] = _accuracy(result["holdout_proba"], holdout)
-    start = time.perf_counter()
-    result["test_proba"] = estimator.predict_proba(test_set.pixels)
-    result["predict_seconds"] = time.perf_counter() - start
-    persist.save(estimator, run_dir, name)
-    result["history"] = getattr(estimator, "history_", None)  # Keras: per-epoch figures
-    result["search"] = getattr(estimator, "search_", None)  # the SVM's C search
-    for key in ("history", "search"):
-        if result[key]:
-            write_text(run_dir / f"{name.replace('model', key)}.json",
-                       json.dumps(result[key], indent=1) + "\n")
-    return result
-
-
-def _figures(run_dir: Path, split, fit: dict, test_set, test_proba) -> None:
+def _figures(run: RunDir, split: planning.Split, fit: Fit, test_set, test_proba) -> None:
     """The run's pictures (src/views/figures.py); a figure that fails costs a warning, not
     the run."""
     try:
         from src.views import figures
 
-        fit_set, holdout = split
-        written = figures.for_run(run_dir, fit_set, holdout, fit["holdout_proba"], test_set,
-                                  test_proba, fit["history"], fit["search"])
+        written = figures.for_run(run, split.fit, split.holdout, fit.holdout_proba, test_set,
+                                  test_proba, fit.records.get("history"),
+                                  fit.records.get("search"))
         log.info("figures: %s", ", ".join(p.name for p in written))
     except Exception as err:  # noqa: BLE001 - pictures must never lose a trained model
         log.warning("figures not written: %s: %s", type(err).__name__, err)
-
-
-def _accuracy(proba: np.ndarray, digits: dataset.Digits) -> float:
-    # argmax of the class scores, exactly as the submission is made
-    return float(np.mean(proba.argmax(axis=1) == digits.labels))
 
 
 @exit_on_error

@@ -22,13 +22,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from src.config import command_config
 from src.data import dataset
+from src.runs import run_dir
+from src.runs.run_dir import RunDir
 from src.utils.atomic_io import write_bytes
 from src.utils.errors import ConfigError, DataError, exit_on_error
 from src.views.figures import tile
-
-FIGURES = ("train_gallery.png", "test_gallery.png", "misclassified.png", "confusion.png",
-           "curves.png", "c_search.png")
-RUN_ROOTS = ("outputs", "multirun")
 
 
 def picture(pixels: np.ndarray, caption: str) -> Image.Image:
@@ -41,15 +39,17 @@ def picture(pixels: np.ndarray, caption: str) -> Image.Image:
     return canvas
 
 
-def newest_run(n_test: int) -> Path:
-    """The newest run dir whose test predictions cover `n_test` rows."""
-    candidates = sorted((p for root in RUN_ROOTS for p in Path(root).glob("**/test_proba.npy")),
-                        key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in candidates:
-        if np.load(path, mmap_mode="r").shape[0] == n_test:
-            return path.parent
-    raise ConfigError("no run has predicted this test set yet: train one (make run), "
-                      "or give run=DIR")
+def newest_run(n_test: int) -> RunDir:
+    """The newest run whose test predictions cover `n_test` rows."""
+    def covers(run: RunDir) -> bool:
+        proba = run.test_proba(mmap=True)
+        return proba is not None and proba.shape[0] == n_test
+
+    run = run_dir.newest_run(accept=covers)
+    if run is None:
+        raise ConfigError("no run has predicted this test set yet: train one (make run), "
+                          "or give run=DIR")
+    return run
 
 
 def show_digit(settings) -> tuple[Path, str]:
@@ -67,11 +67,10 @@ def show_digit(settings) -> tuple[Path, str]:
     if split == "train":
         caption = f"train #{number}: label {digits.labels[number - 1]}"
     else:
-        run = Path(settings.run) if settings.run else newest_run(len(digits))
-        proba_path = run / "test_proba.npy"
-        if not proba_path.is_file():
-            raise ConfigError(f"{run} has no test predictions (test_proba.npy)")
-        proba = np.load(proba_path, mmap_mode="r")
+        run = RunDir(settings.run) if settings.run else newest_run(len(digits))
+        proba = run.test_proba(mmap=True)
+        if proba is None:
+            raise ConfigError(f"{run} has no test predictions ({run_dir.TEST_PROBA})")
         if proba.shape[0] != len(digits):
             raise DataError(f"{run} predicted {proba.shape[0]:,} test rows, this test.csv has "
                             f"{len(digits):,}: give the run that used this data")
@@ -85,10 +84,10 @@ def show_digit(settings) -> tuple[Path, str]:
     return out, caption
 
 
-def run_figures(run: Path) -> list[Path]:
-    if not run.is_dir():
+def run_figures(run: RunDir) -> list[Path]:
+    if not run.path.is_dir():
         raise ConfigError(f"run={run} is not a directory")
-    found = [run / name for name in FIGURES if (run / name).is_file()]
+    found = run.figures()
     if not found:
         raise ConfigError(f"{run} has no figures (a run from before they existed, or with "
                           "figures=false): `make report RUN=...` still shows its metrics")
@@ -101,7 +100,7 @@ def main(argv: list[str]) -> None:
     if settings.id is None:
         if not settings.run:
             raise ConfigError("what to show? id=N (a digit) or run=DIR (a run's figures)")
-        paths = run_figures(Path(settings.run))
+        paths = run_figures(RunDir(settings.run))
         print("\n".join(map(str, paths)))
         opener = shutil.which("xdg-open") or shutil.which("open")
         if opener and (os.environ.get("DISPLAY") or sys.platform == "darwin"):

@@ -11,7 +11,7 @@ failure whose outcome is unknown, `make scores` shows whether Kaggle recorded it
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from src.config import command_config
 from src.kaggle import api_client, ledger
+from src.runs.run_dir import finished_runs
 from src.submissions import submission_csv
 from src.utils.errors import SubmissionError, exit_on_error
 from src.utils.file_hash import sha256_file
@@ -84,22 +85,21 @@ def main(argv: list[str]) -> int | None:
 
 
 def find_run(path: Path, run_dirs: list[str]) -> dict:
-    """What the run that wrote `path` recorded in its metrics.json (empty if none did)."""
+    """What the run that wrote `path` recorded in its metrics (empty if none did)."""
     target = path.resolve()
-    for root in map(Path, run_dirs):
-        for metrics_file in root.glob("**/metrics.json") if root.is_dir() else []:
-            try:
-                metrics = json.loads(metrics_file.read_text())
-            except (OSError, ValueError):
-                continue
-            if Path(metrics.get("submission", "")).resolve() == target:
-                accuracy = metrics.get("holdout_accuracy")
-                return {
-                    "run_dir": str(metrics_file.parent), "model": metrics.get("model", ""),
-                    "overrides": " ".join(metrics.get("overrides", [])),
-                    "git_commit": (metrics.get("git") or {}).get("commit") or "",
-                    "holdout_accuracy": "" if accuracy is None else f"{accuracy:.5f}",
-                }
+    for run in finished_runs(run_dirs):
+        try:
+            metrics = run.metrics()
+        except (OSError, ValueError):
+            continue
+        if Path(metrics.get("submission", "")).resolve() == target:
+            accuracy = metrics.get("holdout_accuracy")
+            return {
+                "run_dir": str(run), "model": metrics.get("model", ""),
+                "overrides": " ".join(metrics.get("overrides", [])),
+                "git_commit": (metrics.get("git") or {}).get("commit") or "",
+                "holdout_accuracy": "" if accuracy is None else f"{accuracy:.5f}",
+            }
     return {}
 
 
@@ -118,3 +118,7 @@ def describe(path: Path, run: dict) -> str:
     if run["git_commit"]:
         parts.append(f"commit {run['git_commit'][:8]}")
     return "; ".join(parts)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

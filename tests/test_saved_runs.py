@@ -60,7 +60,7 @@ def test_ensemble_averages_members_and_reports_agreement(runs, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     mean = np.mean([np.load(r / "test_proba.npy") for r in runs], axis=0)
     (written,) = (tmp_path / "subs").glob("*_ensemble3-mean_*.csv")
-    assert np.array_equal(read_labels(written), mean.argmax(axis=1) + 0)
+    assert np.array_equal(read_labels(written), mean.argmax(axis=1))
     record = json.loads((tmp_path / "ens" / "metrics.json").read_text())
     holdout = record["holdout"]
     assert sorted(holdout["members"]) == sorted(map(str, runs)) and len(holdout["agreement"]) == 3

@@ -2,6 +2,8 @@
 replace an existing file."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from src.submissions import submission_csv
 from src.utils import atomic_io
 from src.utils.errors import SubmissionError
+from tests.helpers import ROOT
 
 N = 50
 
@@ -121,10 +124,25 @@ def test_interrupted_replace_keeps_the_old_file(tmp_path):
     assert list(tmp_path.iterdir()) == [path]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_permissions_of_the_umask_which_stays_as_it_was(tmp_path, umask):
+    # a fresh process: the umask is process-wide, and pytest's own must not change
+    code = ("import os, sys; os.umask(int(sys.argv[2], 8)); from src.utils import atomic_io; "
+            "atomic_io.write_text(sys.argv[1], 'x'); "
+            "atomic_io.create_new(sys.argv[1] + '.new', b'x'); "
+            "print(oct(os.umask(0)))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f"), oct(umask)],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip() == oct(umask)
+    for name in ("f", "f.new"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_interrupted_model_save_leaves_no_model_file(tmp_path, monkeypatch):
     from sklearn.dummy import DummyClassifier
 
     from src.models import persist
+    from src.runs.run_dir import MODEL, RunDir
 
     def half_then_crash(obj, path):
         Path(path).write_bytes(b"half a pickle")
@@ -132,7 +150,7 @@ def test_interrupted_model_save_leaves_no_model_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(persist.joblib, "dump", half_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        persist.save(DummyClassifier(), tmp_path)
+        persist.save(DummyClassifier(), RunDir(tmp_path), MODEL)
     assert list(tmp_path.iterdir()) == []
 
 

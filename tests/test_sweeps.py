@@ -86,6 +86,14 @@ def test_kfold_trains_k_models_and_averages_them(tiny_data, tmp_path):
     assert cv["mean"] == pytest.approx(np.mean(cv["fold_accuracy"]))
     assert cv["std"] == pytest.approx(np.std(cv["fold_accuracy"]))
     assert metrics["holdout_accuracy"] == cv["mean"]
+    # the metrics tell every fold's story, not fold 0's: each row fit by 2 models, held by 1
+    assert metrics["split"] == {"mode": "k folds", "folds": 3, "seed": 42}
+    assert metrics["rows"] == {"fit": 300, "holdout": 300, "test": 120}
+    models = metrics["models"]
+    assert [m["model_file"] for m in models] == ["model_fold0", "model_fold1", "model_fold2"]
+    assert [m["holdout_accuracy"] for m in models] == cv["fold_accuracy"]
+    assert sum(m["holdout_rows"] for m in models) == 300
+    assert all(m["fit_rows"] + m["holdout_rows"] == 300 for m in models)
     oof = np.load(run_dir / "oof_proba.npy")
     assert oof.shape == (300, 10) and (oof.sum(axis=1) > 0.99).all()  # every row predicted once
 

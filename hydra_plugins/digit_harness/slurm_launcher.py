@@ -47,14 +47,14 @@ class SlurmLauncher(submitit_launcher.SlurmLauncher):
     def _result(self, job: Any, overrides: list[str], idx: int) -> JobReturn:
         from submitit.core.utils import UncompletedJobError
 
-        from src.summarize import record_lost_job
+        from src.runs.run_dir import RunDir
 
         try:
             return job.results()[0]
         except UncompletedJobError:
             reason = f"Slurm job {job.job_id} ended without a result (state {job.state})"
             log.error(f"#{idx}: {reason}")
-            record_lost_job(self._job_dir(overrides, idx), overrides, reason)
+            RunDir(self._job_dir(overrides, idx)).record_lost_job(overrides, reason)
             # a completed job with no value: the sweep goes on, the summary shows the row
             return JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from src.utils.errors import ConfigError
@@ -19,7 +20,7 @@ def build(estimator_cfg: DictConfig):
         raise ConfigError(f"model.estimator: {' '.join(lines[:2])}") from None
     steps = [s for _, s in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
     for step in steps:
-        if hasattr(step, "_validate_params"):  # scikit-learn's own parameter constraints
+        if isinstance(step, BaseEstimator):  # scikit-learn's own parameter constraints
             try:
                 step._validate_params()
             except (ValueError, TypeError) as err:

@@ -4,21 +4,31 @@ Takes uint8 pixel rows (N, 784), as every model here does; feeds them to the net
 (28, 28, 1) images through `tf.data`, augmented on the fly (training batches only) when the
 trainer asks. TensorFlow places the work on a GPU when one is visible, with no change here:
 one GPU trains in mixed precision, several through a MirroredStrategy.
+
+A scikit-learn estimator: `clone`, `cross_val_score`, `GridSearchCV` and `Pipeline` take it.
+Its parameters are stored as given (scikit-learn's rule), so `trainer` is never changed in
+place; `set_params(trainer=...)` replaces it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
 from collections.abc import Callable
+from numbers import Integral
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
+from tensorflow.python.framework import config as tf_config
 
+from src.models.contract import RunnerModel
 from src.models.progress import EpochProgress
 from src.models.training_clock import TrainingClock
 
@@ -30,18 +40,32 @@ N_CLASSES = 10
 TTA_SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
 
 
-class KerasClassifier:
-    def __init__(self, net: Callable[..., keras.Model], trainer: dict, seed: int = 0,
-                 threads: int | None = None, log_dir: str | None = None):
-        self.net = net
-        self.trainer = dict(trainer)
+class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
+    file_suffix = ".keras"
+    takes_validation_data = True
+    has_test_time_augmentation = True
+    # scikit-learn checks these before any data is read (src/models/factory.py)
+    _parameter_constraints = {
+        "net": [callable, None],
+        "trainer": [dict, None],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "threads": [Interval(Integral, 1, None, closed="left"), None],
+        "log_dir": [str, None],
+    }
+
+    def __init__(self, net: Callable[..., keras.Model] | None = None, trainer: dict | None = None,
+                 seed: int = 0, threads: int | None = None, log_dir: str | None = None):
+        self.net = net  # (input shape, classes) -> an uncompiled keras.Model
+        self.trainer = trainer  # the trainer config group, as a dict (conf/trainer/)
         self.seed = seed
         self.threads = threads  # TensorFlow intra-op threads; None: TensorFlow decides
         self.log_dir = log_dir  # TensorBoard logs go here when trainer.tensorboard is on
-        self.classes_ = np.arange(N_CLASSES)
 
-    def __repr__(self):
+    def __repr__(self, N_CHAR_MAX=700):
+        # one readable line for logs; scikit-learn's would print the whole trainer dict
         t = self.trainer
+        if t is None:
+            return super().__repr__(N_CHAR_MAX)
         net = getattr(self, "model_", None) if self.net is None else self.net
         name = net.name if isinstance(net, keras.Model) else getattr(net, "func", net).__name__
         return (f"KerasClassifier({name}, "
@@ -50,10 +74,15 @@ class KerasClassifier:
 
     def fit(self, X, y, validation_data=None):
         t = self.trainer
+        _configure_threads(self.threads, t["pipeline"]["inter_op_threads"])
+        with _process_settings(t["mixed_precision"], t["deterministic"]) as strategy:
+            return self._fit(X, y, validation_data, strategy)
+
+    def _fit(self, X, y, validation_data, strategy):
+        t = self.trainer
+        self.classes_ = np.arange(N_CLASSES)
         pipeline = t["pipeline"]
-        _configure_tensorflow(self.threads, pipeline["inter_op_threads"], t["deterministic"])
         keras.utils.set_random_seed(self.seed)
-        strategy = _device_strategy(t["mixed_precision"])
         steps_per_epoch = math.ceil(len(X) / t["batch_size"])
         in_model = _augmenter(t["augment"], self.seed) if pipeline["augment_in"] == "model" \
             else None
@@ -103,6 +132,10 @@ class KerasClassifier:
         return self
 
     def predict_proba(self, X):
+        with _process_settings(False, self.trainer.get("deterministic", False)):
+            return self._predict_proba(X)
+
+    def _predict_proba(self, X):
         images = _images(X)
         if not self.trainer.get("tta"):
             return self.model_.predict(images, batch_size=1024, verbose=0)
@@ -114,17 +147,27 @@ class KerasClassifier:
     def predict(self, X):
         return self.predict_proba(X).argmax(axis=1)
 
+    # what the runner needs beyond scikit-learn's API (src/models/contract.py)
+    def training_records(self) -> dict[str, dict]:
+        return {"history": self.history_}
+
+    def log_to(self, directory: Path) -> None:
+        self.set_params(log_dir=str(directory))
+
+    def set_test_time_augmentation(self, on: bool) -> None:
+        self.set_params(trainer={**self.trainer, "tta": on})
+
     @classmethod
     def from_saved(cls, path: Path, trainer: dict) -> KerasClassifier:
         """A fitted classifier from the archive `save` wrote (no retraining)."""
         classifier = cls(net=None, trainer=trainer)
         classifier.model_ = keras.models.load_model(path)
+        classifier.classes_ = np.arange(N_CLASSES)
         return classifier
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Path) -> None:
         """Keras' native archive; `path` must end in .keras."""
         self.model_.save(path)
-        return path
 
     def _dataset(self, X, y, training):
         """Batches of (image, one-hot label); training batches are shuffled, and augmented
@@ -162,15 +205,27 @@ def _augmenter(settings: dict, seed: int) -> keras.Sequential | None:
     return keras.Sequential(steps, name="augment") if steps else None
 
 
-def _device_strategy(mixed_precision) -> tf.distribute.Strategy:
-    """Several GPUs: mirror the model on each. A GPU: float16 compute (the nets keep their
-    softmax in float32) unless trainer.mixed_precision=false. A CPU: as it is."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus and mixed_precision in ("auto", True):
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+@contextlib.contextmanager
+def _process_settings(mixed_precision, deterministic: bool):
+    """Keras' dtype policy and TensorFlow's op determinism are process-wide: they hold for
+    this call only, so whatever runs next in the process (another sweep job, a test) starts
+    from its own settings. Yields the device strategy: several GPUs mirror the model on each;
+    a GPU computes in float16 (the nets keep their softmax in float32) unless
+    trainer.mixed_precision=false; a CPU runs as it is."""
+    policy = keras.mixed_precision.global_policy()
+    was_deterministic = tf_config.is_op_determinism_enabled()
+    try:
+        if deterministic and not was_deterministic:
+            tf.config.experimental.enable_op_determinism()
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus and mixed_precision in ("auto", True):
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        yield tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+        if deterministic and not was_deterministic:
+            # TensorFlow's public API can turn determinism on only; its own switch turns it off
+            tf_config.disable_op_determinism()
 
 
 def _verbosity(setting):
@@ -184,8 +239,7 @@ def _images(X) -> np.ndarray:
     return np.asarray(X, dtype=np.uint8).reshape((-1, *IMAGE_SHAPE))
 
 
-def _configure_tensorflow(threads: int | None, inter_op_threads: int | None,
-                          deterministic: bool) -> None:
+def _configure_threads(threads: int | None, inter_op_threads: int | None) -> None:
     try:
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -194,5 +248,3 @@ def _configure_tensorflow(threads: int | None, inter_op_threads: int | None,
     except RuntimeError:  # the runtime already started in this process; keep its setting
         log.warning("threads=%s, trainer.pipeline.inter_op_threads=%s ignored: TensorFlow was "
                     "already initialised", threads, inter_op_threads)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()

@@ -1,4 +1,4 @@
-"""Save a fitted estimator in its own library's format, atomically."""
+"""Save a fitted estimator in its own library's format, atomically, and load a run's models."""
 
 from __future__ import annotations
 
@@ -7,29 +7,32 @@ from pathlib import Path
 
 import joblib
 
+from src.models import contract
+from src.runs.run_dir import RunDir
 
-def save(estimator, run_dir: Path, name: str = "model") -> Path:
-    """Write `<name>.keras` (Keras' native archive) or `<name>.joblib` (scikit-learn's)."""
-    suffix = ".keras" if hasattr(estimator, "save") else ".joblib"
-    final, partial = Path(run_dir) / f"{name}{suffix}", Path(run_dir) / f".{name}.partial{suffix}"
+KERAS = ".keras"  # Keras' native archive (KerasClassifier.file_suffix)
+SUFFIXES = (KERAS, contract.JOBLIB)
+
+
+def save(estimator, run: RunDir, stem: str) -> Path:
+    """Write the model as `<stem><suffix>`, the suffix of its declared format."""
+    suffix = contract.declared(estimator).file_suffix
+    final = run.model_path(stem, suffix)
+    partial = final.with_name(f".{stem}.partial{suffix}")  # Keras insists on the suffix
     try:
-        if suffix == ".keras":
-            estimator.save(partial)
-        else:
-            joblib.dump(estimator, partial)
+        contract.save(estimator, partial)
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
     return final
 
 
-def load(run_dir: Path, trainer: dict) -> list:
+def load(run: RunDir, trainer: dict) -> list:
     """The fitted estimators a run saved (one, or one per fold), ready to predict_proba.
     A Keras model comes back inside a KerasClassifier with the run's trainer settings."""
-    paths = sorted(Path(run_dir).glob("model*.keras")) + sorted(Path(run_dir).glob("model*.joblib"))
     estimators = []
-    for path in paths:
-        if path.suffix == ".joblib":
+    for path in run.model_files(SUFFIXES):
+        if path.suffix == contract.JOBLIB:
             estimators.append(joblib.load(path))
         else:
             from src.models.keras_classifier import KerasClassifier  # TensorFlow only when needed

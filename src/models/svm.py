@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from src.models.classic import pixel_scaler
+from src.models.contract import RunnerModel
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def linear_svc(C: float = 1.0, solver: str = "liblinear", features: str = "unit"
     return Pipeline([*steps, ("svc", svm)])
 
 
-class LinearSVMSearch(ClassifierMixin, BaseEstimator):
+class LinearSVMSearch(RunnerModel, ClassifierMixin, BaseEstimator):
     """`SVC(kernel="linear")` whose C is drawn log-uniformly from [C_low, C_high] `n_iter`
     times and scored by `cv`-fold stratified cross-validation on `search_rows` sampled rows
     (None: all of them); the best C is then refit on every row.
@@ -99,6 +100,7 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
         self._validate_params()
         if self.C is not None:
             self.best_C_ = float(self.C)
+            self.search_ = None
             log.info("svm: C=%.4g given, no search; fitting on %d rows", self.C, len(y))
             return self._refit(X, y)
         rng = check_random_state(self.seed)
@@ -131,6 +133,9 @@ class LinearSVMSearch(ClassifierMixin, BaseEstimator):
         log.info("svm: best C=%.4g (cv accuracy %.4f) in %.0f s; refitting on %d rows",
                  self.best_C_, search.best_score_, self.search_seconds_, len(y))
         return self._refit(X, y)
+
+    def training_records(self) -> dict[str, dict]:
+        return {"search": self.search_} if self.search_ else {}
 
     def _c_param(self) -> str:
         return "svc__C" if self.solver == "svc" else "svc__estimator__C"

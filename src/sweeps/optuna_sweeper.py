@@ -16,7 +16,6 @@ printed with the command that trains them on all rows.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from src.config.command_config import CONF_DIR
-from src.summarize import write_failure
+from src.runs.run_dir import RunDir
 from src.utils.atomic_io import write_text
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
 
 
 def experiment_yaml(settings: dict, study: str, number: int, value: float,
-                    run_dir: Path | None) -> str:
+                    run_dir: RunDir | None) -> str:
     """An experiment file that composes the trial's settings onto the defaults: config
     groups (model=cnn) as defaults-list overrides, everything else as values."""
     groups, values = [], []
@@ -118,7 +117,7 @@ def _close_interrupted(study: optuna.Study, sweep_dir: Path) -> None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         job_dir = _trial_dir(sweep_dir, trial.number)
         accuracy = _holdout_accuracy(job_dir)
-        own_error = job_dir is not None and (job_dir / "failed.json").is_file()
+        own_error = job_dir is not None and job_dir.has_failed()
         if accuracy is not None:
             storage.set_trial_values(trial._trial_id, [accuracy])
             storage.set_trial_state(trial._trial_id, TrialState.COMPLETE)
@@ -127,21 +126,21 @@ def _close_interrupted(study: optuna.Study, sweep_dir: Path) -> None:
         storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
         storage.set_trial_state(trial._trial_id, TrialState.FAIL)
         if job_dir is not None and not own_error:  # a job's own error line stays
-            write_failure(job_dir, "the search stopped during this trial; it does not count "
-                          "toward n_trials", status="interrupted")
+            job_dir.write_failure("the search stopped during this trial; it does not count "
+                                  "toward n_trials", status="interrupted")
         log.warning("trial %d was cut off by a stop: marked failed, not counted", trial.number)
 
 
-def _holdout_accuracy(job_dir: Path | None) -> float | None:
+def _holdout_accuracy(job_dir: RunDir | None) -> float | None:
     try:
-        return float(json.loads((job_dir / "metrics.json").read_text())["holdout_accuracy"])
-    except (TypeError, OSError, ValueError, KeyError):
+        return float(job_dir.metrics()["holdout_accuracy"])
+    except (AttributeError, TypeError, OSError, ValueError, KeyError):
         return None
 
 
-def _trial_dir(sweep_dir: Path, number: int) -> Path | None:
-    for path in sweep_dir.glob(f"{number}_*"):
-        if (path / ".hydra").is_dir():
+def _trial_dir(sweep_dir: Path, number: int) -> RunDir | None:
+    for path in map(RunDir, sweep_dir.glob(f"{number}_*")):
+        if path.is_sweep_job():
             return path
     path = sweep_dir / str(number)
-    return path if path.is_dir() else None
+    return RunDir(path) if path.is_dir() else None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from src.runs.run_dir import HYDRA
 from src.utils.atomic_io import write_text
 from src.utils.errors import ConfigError
 
@@ -48,7 +49,7 @@ def check(sweep_dir: Path, wanted: dict) -> None:
         raise ConfigError(f"sweep dir {sweep_dir} holds a different sweep ({detail}): "
                           "pick another hydra.sweep.dir (or hydra.sweeper.study_name), "
                           "or remove that dir")
-    if any(sweep_dir.glob("*/.hydra")):
+    if any(sweep_dir.glob(f"*/{HYDRA}")):
         raise ConfigError(f"sweep dir {sweep_dir} already holds jobs of an unrecorded sweep: "
                           "pick another hydra.sweep.dir, or remove that dir")
 

@@ -10,21 +10,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @contextlib.contextmanager
 def _staged(path: Path) -> Iterator[tuple[BinaryIO, Path]]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from other users
+    fd, tmp_path = _new_file(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh, tmp_path
@@ -33,6 +28,19 @@ def _staged(path: Path) -> Iterator[tuple[BinaryIO, Path]]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _new_file(path: Path) -> tuple[int, Path]:
+    """A new temporary file beside `path`, with the permissions a plain open() would give
+    (0666 less the umask, applied by the OS: mkstemp's 0600 would hide results from other
+    users, and reading the umask means changing it, process-wide)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def write_with(path: str | os.PathLike, writer: Callable[[BinaryIO], None]) -> Path:

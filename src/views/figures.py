@@ -1,12 +1,7 @@
-"""Pictures of a run, written into its run dir as PNG (see README, "Reading a run dir"):
-
-    train_gallery.png   training digits with their labels
-    test_gallery.png    test digits with the predicted label and its confidence
-    misclassified.png   holdout digits the model got wrong, worst (most confident) first
-    confusion.png       the holdout confusion matrix, counts, with per-class recall
-    curves.png          Keras models: error rate (log axis) and loss per epoch, training and
-                        holdout
-    c_search.png        the SVM: cross-validated accuracy against C, the chosen C marked
+"""Pictures of a run, written into its run dir as PNG (the names and what each shows:
+src/runs/run_dir.py, FIGURES): galleries of training and test digits, the holdout's
+misclassified digits and confusion matrix, Keras' training curves (error rate on a log axis,
+and loss, per epoch), the SVM's C search.
 
 matplotlib draws the charts; pillow makes the digit tiles (nearest-neighbour upscaling, so a
 pixel stays a pixel).
@@ -20,6 +15,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from src.runs.run_dir import (
+    C_SEARCH,
+    CONFUSION,
+    CURVES,
+    MISCLASSIFIED,
+    TEST_GALLERY,
+    TRAIN_GALLERY,
+    RunDir,
+)
 from src.utils.atomic_io import write_bytes
 
 GALLERY = 40  # digits in a gallery: 5 rows of 8
@@ -151,25 +155,25 @@ def c_search(search: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-def for_run(run_dir: Path, fit_set, holdout, holdout_proba, test_set, test_proba,
+def for_run(run: RunDir, fit_set, holdout, holdout_proba, test_set, test_proba,
             history: dict | None, search: dict | None) -> list[Path]:
     """Every figure a run's results allow; returns the paths written."""
     n = min(GALLERY, len(fit_set))
     written = [gallery(fit_set.pixels[:n], [f"label {y}" for y in fit_set.labels[:n]],
-                       "training digits and their labels", run_dir / "train_gallery.png")]
+                       "training digits and their labels", run.figure_path(TRAIN_GALLERY))]
     n = min(GALLERY, len(test_set))
     predicted, confidence = test_proba.argmax(axis=1), test_proba.max(axis=1)
     written.append(gallery(test_set.pixels[:n],
                            [f"#{i + 1}: {predicted[i]} ({confidence[i]:.2f})" for i in range(n)],
                            "test digits: ImageId, predicted label (confidence)",
-                           run_dir / "test_gallery.png"))
+                           run.figure_path(TEST_GALLERY)))
     if holdout is not None:
         written.append(misclassified(holdout.pixels, holdout.labels, holdout_proba,
-                                     run_dir / "misclassified.png"))
+                                     run.figure_path(MISCLASSIFIED)))
         written.append(confusion(holdout.labels, holdout_proba.argmax(axis=1),
-                                 run_dir / "confusion.png"))
+                                 run.figure_path(CONFUSION)))
     if history:
-        written.append(curves(history, run_dir / "curves.png"))
+        written.append(curves(history, run.figure_path(CURVES)))
     if search:
-        written.append(c_search(search, run_dir / "c_search.png"))
+        written.append(c_search(search, run.figure_path(C_SEARCH)))
     return written

@@ -1,0 +1,66 @@
+"""Fit one fresh model on one split of the plan, predict what the run needs, save the model."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from src.data.dataset import Digits
+from src.models import contract, factory, persist
+from src.runs.run_dir import RunDir
+from src.training.plan import Split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Fit:
+    split: Split
+    train_accuracy: float
+    test_proba: np.ndarray
+    fit_seconds: float
+    predict_seconds: float
+    holdout_proba: np.ndarray | None = None
+    holdout_accuracy: float | None = None
+    records: dict[str, dict] = field(default_factory=dict)  # history, search
+
+    def summary(self) -> dict:
+        """This model's entry in the run's metrics."""
+        return {"model_file": self.split.stem, "fit_rows": len(self.split.fit),
+                "holdout_rows": 0 if self.split.holdout is None else len(self.split.holdout),
+                "train_accuracy": self.train_accuracy, "holdout_accuracy": self.holdout_accuracy,
+                "fit_seconds": round(self.fit_seconds, 2),
+                "predict_seconds": round(self.predict_seconds, 2)}
+
+
+def fit_split(cfg, split: Split, test_set: Digits, run: RunDir) -> Fit:
+    estimator = factory.build(cfg.model.estimator)
+    contract.declared(estimator).log_to(run.tensorboard_dir(split.stem))
+    validation = None if split.holdout is None else (split.holdout.pixels, split.holdout.labels)
+    log.info("fit: %s on %d rows: %s", cfg.model.name, len(split.fit), estimator)
+    start = time.perf_counter()
+    contract.fit(estimator, split.fit.pixels, split.fit.labels, validation)
+    fit_seconds = time.perf_counter() - start
+
+    train_accuracy = accuracy(estimator.predict_proba(split.fit.pixels), split.fit)
+    holdout_proba = holdout_accuracy = None
+    if split.holdout is not None:
+        holdout_proba = estimator.predict_proba(split.holdout.pixels)
+        holdout_accuracy = accuracy(holdout_proba, split.holdout)
+    start = time.perf_counter()
+    test_proba = estimator.predict_proba(test_set.pixels)
+    predict_seconds = time.perf_counter() - start
+    persist.save(estimator, run, split.stem)
+    records = contract.declared(estimator).training_records()
+    for kind, record in records.items():
+        run.write_record(kind, split.stem, record)
+    return Fit(split, train_accuracy, test_proba, fit_seconds, predict_seconds, holdout_proba,
+               holdout_accuracy, records)
+
+
+def accuracy(proba: np.ndarray, digits: Digits) -> float:
+    # argmax of the class scores, exactly as the submission is made
+    return float(np.mean(proba.argmax(axis=1) == digits.labels))

@@ -1,0 +1,76 @@
+"""The layout keeps its promises: the README's layout lists exactly the tree, and the run dir's
+file names appear in the code only in the module that owns them."""
+
+import re
+
+from src.runs import run_dir
+from tests.helpers import ROOT
+
+CODE_DIRS = ("src", "scripts", "hydra_plugins")
+
+
+def readme_layout() -> list[str]:
+    """The paths the README's layout block names, rebuilt from its indentation."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    paths, stack = [], []
+    for line in block.splitlines():
+        match = re.match(r"^( *)(\S+)", line)
+        if not match or len(match[1]) >= 20 or not match[2].endswith(("/", ".py")):
+            continue  # a description's second line
+        depth = len(match[1]) // 2
+        stack[depth:] = [match[2].rstrip("/")]
+        paths.append("/".join(stack) + ("/" if match[2].endswith("/") else ""))
+    return paths
+
+
+def test_the_readme_layout_lists_every_module_and_package_of_src_and_nothing_else():
+    listed = {p for p in readme_layout() if p.startswith("src/")} - {"src/"}
+    tree = {str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py")
+            if p.name != "__init__.py" and "__pycache__" not in p.parts}
+    tree |= {f"{p.relative_to(ROOT)}/" for p in (ROOT / "src").rglob("*")
+             if p.is_dir() and p.name != "__pycache__"}
+    assert sorted(tree - listed) == [], "in src/ but not in the README's layout"
+    assert sorted(listed - tree) == [], "in the README's layout but not in src/"
+
+
+def test_every_top_level_folder_the_readme_lists_exists():
+    top = [p for p in readme_layout() if p.count("/") == 1 and p.endswith("/")]
+    assert {"conf/", "src/", "scripts/", "tests/", "submissions/"} <= set(top)
+    missing = [p for p in top if p != "submissions/" and not (ROOT / p).is_dir()]
+    assert missing == []  # submissions/ is made by the first run
+
+
+def test_the_commands_users_run_are_at_the_top_of_src():
+    for command in ("run", "predict", "ensemble", "show", "report", "score", "summarize",
+                    "bench", "submit", "public_scores"):
+        source = (ROOT / "src" / f"{command}.py").read_text()
+        assert "def main(" in source and '__name__ == "__main__"' in source, command
+
+
+def run_dir_names() -> set[str]:
+    names = {run_dir.METRICS, run_dir.FAILED, run_dir.CONFIG, run_dir.TEST_PROBA,
+             run_dir.HOLDOUT, run_dir.OOF_PROBA, run_dir.REPORT, run_dir.HYDRA,
+             run_dir.OVERRIDES, *run_dir.FIGURES}
+    names |= {f"{kind}.json" for kind in run_dir.RECORDS}
+    names |= {f"{run_dir.MODEL}{suffix}" for suffix in (".keras", ".joblib")}
+    return names
+
+
+def test_no_run_dir_file_name_is_written_out_of_its_owner():
+    owner = ROOT / "src" / "runs" / "run_dir.py"
+    found = []
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == owner:
+                continue
+            text = path.read_text()
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in sorted(run_dir_names())
+                      if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)]
+    assert found == []
+
+
+def test_the_grep_would_see_a_literal(tmp_path):
+    # the search above is only as good as its pattern: it must match the forms code uses
+    for line in ['path / "metrics.json"', "f'{run}/test_proba.npy'", 'glob("*/.hydra/x")']:
+        assert any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", line) for n in run_dir_names())
