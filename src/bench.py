@@ -594,18 +594,18 @@ def section_ensembles(bench: Bench, plan: dict) -> str:
     lines += [f"| mean of the first {first} single models | {mean_first:.5f} | | |",
               f"| mean of all {len(singles)} single models "
               f"| {statistics.mean(singles):.5f} | | |",
-              f"| **ensemble of {len(singles)}** | **{ensemble:.5f}** | | |", "",
-              f"The ensemble is {ensemble - statistics.mean(singles):+.5f} over the mean single "
-              f"model and {ensemble - max(singles):+.5f} over the best one "
-              f"({(ensemble - max(singles)) * result['test_rows']:+.0f} of "
-              f"{result['test_rows']:,} test images). Members' fit seconds: "
-              f"{_threads_note(result['members'])}.", ""]
+              f"| **ensemble of {len(singles)}** | **{ensemble:.5f}** | | |"]
     if folds:
         cv = bench.run(f"cnn-folds{folds}", ["model=cnn", "data.holdout=0",
                                              f"data.folds={folds}"])
         lines.append(f"| `{cv['command']}` ({folds} fold models averaged) "
                      f"| {cv['test_accuracy']:.5f} | | {cv['fit_seconds']:.0f} |")
-    else:
+    lines += ["", f"The ensemble is {ensemble - statistics.mean(singles):+.5f} over the mean "
+              f"single model and {ensemble - max(singles):+.5f} over the best one "
+              f"({(ensemble - max(singles)) * result['test_rows']:+.0f} of "
+              f"{result['test_rows']:,} test images). Members' fit seconds: "
+              f"{_threads_note(result['members'])}."]
+    if not folds:
         lines += ["", "The `data.folds=K` ensemble was not measured in this run (`--folds 0`)."]
     return "\n".join(lines) + "\n"
 

@@ -72,6 +72,7 @@ def combine(probas: list[np.ndarray], method: str) -> np.ndarray:
 def holdout_report(runs: list[RunDir], method: str) -> dict | None:
     """Holdout accuracy of each member and of the ensemble, and pairwise agreement, when
     every member held out the same rows (same labels in the same order)."""
+    runs = [RunDir(r) for r in runs]
     holdouts = [r.holdout() for r in runs]
     if any(h is None for h in holdouts):
         return None

@@ -24,8 +24,9 @@ from src.submissions import submission_csv
 from src.utils.errors import ConfigError, exit_on_error
 
 
-def load_run(run: RunDir) -> tuple[dict, list]:
+def load_run(run: RunDir | Path) -> tuple[dict, list]:
     """A run's resolved config and fitted estimators; one line if it has not got them."""
+    run = RunDir(run)
     cfg = run.config()
     if cfg is None:
         raise ConfigError(f"{run} is not a finished run dir (no {CONFIG}): give a dir that "
@@ -37,8 +38,9 @@ def load_run(run: RunDir) -> tuple[dict, list]:
     return cfg, estimators
 
 
-def predict(run: RunDir, data_dir: str | None = None, tta: bool | None = None,
+def predict(run: RunDir | Path, data_dir: str | None = None, tta: bool | None = None,
             cache: bool = True) -> tuple[dict, np.ndarray, int]:
+    run = RunDir(run)
     cfg, estimators = load_run(run)
     if tta is not None:
         for estimator in estimators:

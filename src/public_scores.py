@@ -62,7 +62,3 @@ def render(table: list[tuple]) -> str:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -72,6 +72,8 @@ def _table(columns: list[str], rows: list[list], classes: list[str] | None = Non
 def _flat(prefix: str, value) -> list[tuple[str, object]]:
     if isinstance(value, dict):
         return [item for k, v in value.items() for item in _flat(f"{prefix}{k}.", v)]
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [item for k, v in enumerate(value) for item in _flat(f"{prefix}{k}.", v)]
     if isinstance(value, list) and len(value) > 12:
         value = f"[{len(value)} values]"
     return [(prefix.rstrip("."), value)]

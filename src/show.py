@@ -45,7 +45,7 @@ def newest_run(n_test: int) -> RunDir:
         proba = run.test_proba(mmap=True)
         return proba is not None and proba.shape[0] == n_test
 
-    run = run_dir.newest_run(accept=covers)
+    run = run_dir.newest_run(accept=covers, training_only=False)  # an ensemble's too
     if run is None:
         raise ConfigError("no run has predicted this test set yet: train one (make run), "
                           "or give run=DIR")

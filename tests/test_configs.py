@@ -9,6 +9,8 @@ from src.utils.errors import ConfigError
 from tests.helpers import KERAS, compose_with, one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (command_config.CONF_DIR / "model").glob("*.yaml"))
+
+
 def test_the_seed_models_and_the_default_are_all_there():
     assert {"logreg", "svm", "nn", "lenet", "cnn"} <= set(MODELS)
     assert compose_with().model.name == "cnn"

@@ -134,6 +134,9 @@ def test_the_keras_classifier_is_a_scikit_learn_estimator(digits):
     assert not hasattr(model, "model_")  # cross_val_score fit clones, never the original
     fitted = clone(model).fit(X, y)
     assert fitted.score(X, y) == np.mean(fitted.predict(X) == y)
+    from src.models import persist
+
+    assert KerasClassifier.file_suffix == persist.KERAS  # what loading looks for
 
 
 def test_a_fit_leaves_the_process_wide_tensorflow_settings_as_it_found_them(digits):

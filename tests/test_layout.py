@@ -45,7 +45,7 @@ def test_the_commands_users_run_are_at_the_top_of_src():
     for command in ("run", "predict", "ensemble", "show", "report", "score", "summarize",
                     "bench", "submit", "public_scores"):
         source = (ROOT / "src" / f"{command}.py").read_text()
-        assert "def main(" in source and '__name__ == "__main__"' in source, command
+        assert "def main(" in source and source.count('__name__ == "__main__"') == 1, command
 
 
 def run_dir_names() -> set[str]:

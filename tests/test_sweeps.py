@@ -90,7 +90,7 @@ def test_kfold_trains_k_models_and_averages_them(tiny_data, tmp_path):
     assert metrics["split"] == {"mode": "k folds", "folds": 3, "seed": 42}
     assert metrics["rows"] == {"fit": 300, "holdout": 300, "test": 120}
     models = metrics["models"]
-    assert [m["model_file"] for m in models] == ["model_fold0", "model_fold1", "model_fold2"]
+    assert [m["model_file"] for m in models] == [f"model_fold{k}.joblib" for k in range(3)]
     assert [m["holdout_accuracy"] for m in models] == cv["fold_accuracy"]
     assert sum(m["holdout_rows"] for m in models) == 300
     assert all(m["fit_rows"] + m["holdout_rows"] == 300 for m in models)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from numbers import Integral
@@ -50,7 +51,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         "trainer": [dict, None],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "threads": [Interval(Integral, 1, None, closed="left"), None],
-        "log_dir": [str, None],
+        "log_dir": [str, os.PathLike, None],
     }
 
     def __init__(self, net: Callable[..., keras.Model] | None = None, trainer: dict | None = None,
@@ -64,7 +65,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
     def __repr__(self, N_CHAR_MAX=700):
         # one readable line for logs; scikit-learn's would print the whole trainer dict
         t = self.trainer
-        if t is None:
+        if t is None or not {"epochs", "batch_size", "lr", "schedule"} <= t.keys():
             return super().__repr__(N_CHAR_MAX)
         net = getattr(self, "model_", None) if self.net is None else self.net
         name = net.name if isinstance(net, keras.Model) else getattr(net, "func", net).__name__
@@ -132,7 +133,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        with _process_settings(False, self.trainer.get("deterministic", False)):
+        with _process_settings(False, self.trainer.get("deterministic", False), strategy=False):
             return self._predict_proba(X)
 
     def _predict_proba(self, X):
@@ -206,7 +207,7 @@ def _augmenter(settings: dict, seed: int) -> keras.Sequential | None:
 
 
 @contextlib.contextmanager
-def _process_settings(mixed_precision, deterministic: bool):
+def _process_settings(mixed_precision, deterministic: bool, strategy: bool = True):
     """Keras' dtype policy and TensorFlow's op determinism are process-wide: they hold for
     this call only, so whatever runs next in the process (another sweep job, a test) starts
     from its own settings. Yields the device strategy: several GPUs mirror the model on each;
@@ -220,7 +221,12 @@ def _process_settings(mixed_precision, deterministic: bool):
         gpus = tf.config.list_physical_devices("GPU")
         if gpus and mixed_precision in ("auto", True):
             keras.mixed_precision.set_global_policy("mixed_float16")
-        yield tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+        if not strategy:  # predicting: the fitted model keeps the devices it was built on
+            yield None
+        elif len(gpus) > 1:
+            yield tf.distribute.MirroredStrategy()
+        else:
+            yield tf.distribute.get_strategy()
     finally:
         keras.mixed_precision.set_global_policy(policy)
         if deterministic and not was_deterministic:

@@ -10,12 +10,13 @@ import joblib
 from src.models import contract
 from src.runs.run_dir import RunDir
 
-KERAS = ".keras"  # Keras' native archive (KerasClassifier.file_suffix)
+KERAS = ".keras"  # KerasClassifier.file_suffix, spelled here so loading needs no TensorFlow
 SUFFIXES = (KERAS, contract.JOBLIB)
 
 
-def save(estimator, run: RunDir, stem: str) -> Path:
+def save(estimator, run: RunDir | Path, stem: str) -> Path:
     """Write the model as `<stem><suffix>`, the suffix of its declared format."""
+    run = RunDir(run)
     suffix = contract.declared(estimator).file_suffix
     final = run.model_path(stem, suffix)
     partial = final.with_name(f".{stem}.partial{suffix}")  # Keras insists on the suffix
@@ -27,9 +28,10 @@ def save(estimator, run: RunDir, stem: str) -> Path:
     return final
 
 
-def load(run: RunDir, trainer: dict) -> list:
+def load(run: RunDir | Path, trainer: dict) -> list:
     """The fitted estimators a run saved (one, or one per fold), ready to predict_proba.
     A Keras model comes back inside a KerasClassifier with the run's trainer settings."""
+    run = RunDir(run)
     estimators = []
     for path in run.model_files(SUFFIXES):
         if path.suffix == contract.JOBLIB:

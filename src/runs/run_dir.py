@@ -55,8 +55,8 @@ def model_stem(fold: int | None = None) -> str:
 class RunDir:
     path: Path
 
-    def __init__(self, path: str | Path):
-        object.__setattr__(self, "path", Path(path))
+    def __init__(self, path: str | Path | RunDir):
+        object.__setattr__(self, "path", Path(path))  # a RunDir is os.PathLike too
 
     def __str__(self) -> str:
         return str(self.path)
@@ -192,10 +192,11 @@ def finished_runs(roots=RUN_ROOTS) -> list[RunDir]:
             for p in root.glob(f"**/{METRICS}")]
 
 
-def newest_run(roots=RUN_ROOTS, accept=None) -> RunDir | None:
-    """The finished run of src.run that finished last, among those `accept(run)` takes."""
-    runs = [r for r in finished_runs(roots) if r.is_training_run() and (accept is None
-                                                                         or accept(r))]
+def newest_run(roots=RUN_ROOTS, accept=None, training_only: bool = True) -> RunDir | None:
+    """The run that finished last, among those `accept(run)` takes: a run of src.run, or
+    with `training_only=False` also an ensemble's record."""
+    runs = [r for r in finished_runs(roots)
+            if (r.is_training_run() or not training_only) and (accept is None or accept(r))]
     return max(runs, key=RunDir.finished_at) if runs else None
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+from src.runs import run_dir
 from src.runs.run_dir import RunDir, job_number, sweep_jobs
 from src.sweeps import sweep_record
 from src.utils.atomic_io import write_text
@@ -63,12 +64,12 @@ def _row(job: RunDir) -> dict:
     overrides = job.overrides() or []
     row = {"job": job.name, "run_dir": str(job),
            "values": dict(o.split("=", 1) for o in overrides if "=" in o)}
-    for read, status in ((job.metrics, "ok"), (job.failure, "failed")):
+    for read, name, status in ((job.metrics, run_dir.METRICS, "ok"),
+                               (job.failure, run_dir.FAILED, "failed")):
         try:
             result = read()
-        except ValueError as err:
-            row.update(status="unreadable", error=f"{job}: a result file is not valid JSON "
-                       f"({err})")
+        except ValueError:
+            row.update(status="unreadable", error=f"{name} is not valid JSON")
             break
         if result is not None:
             row.update({"status": status, **result})

@@ -25,11 +25,12 @@ class Fit:
     predict_seconds: float
     holdout_proba: np.ndarray | None = None
     holdout_accuracy: float | None = None
+    model_file: str = ""  # the saved model's file name in the run dir
     records: dict[str, dict] = field(default_factory=dict)  # history, search
 
     def summary(self) -> dict:
         """This model's entry in the run's metrics."""
-        return {"model_file": self.split.stem, "fit_rows": len(self.split.fit),
+        return {"model_file": self.model_file, "fit_rows": len(self.split.fit),
                 "holdout_rows": 0 if self.split.holdout is None else len(self.split.holdout),
                 "train_accuracy": self.train_accuracy, "holdout_accuracy": self.holdout_accuracy,
                 "fit_seconds": round(self.fit_seconds, 2),
@@ -53,12 +54,12 @@ def fit_split(cfg, split: Split, test_set: Digits, run: RunDir) -> Fit:
     start = time.perf_counter()
     test_proba = estimator.predict_proba(test_set.pixels)
     predict_seconds = time.perf_counter() - start
-    persist.save(estimator, run, split.stem)
+    saved = persist.save(estimator, run, split.stem)
     records = contract.declared(estimator).training_records()
     for kind, record in records.items():
         run.write_record(kind, split.stem, record)
     return Fit(split, train_accuracy, test_proba, fit_seconds, predict_seconds, holdout_proba,
-               holdout_accuracy, records)
+               holdout_accuracy, saved.name, records)
 
 
 def accuracy(proba: np.ndarray, digits: Digits) -> float:

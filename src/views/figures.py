@@ -155,9 +155,10 @@ def c_search(search: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-def for_run(run: RunDir, fit_set, holdout, holdout_proba, test_set, test_proba,
+def for_run(run: RunDir | Path, fit_set, holdout, holdout_proba, test_set, test_proba,
             history: dict | None, search: dict | None) -> list[Path]:
     """Every figure a run's results allow; returns the paths written."""
+    run = RunDir(run)
     n = min(GALLERY, len(fit_set))
     written = [gallery(fit_set.pixels[:n], [f"label {y}" for y in fit_set.labels[:n]],
                        "training digits and their labels", run.figure_path(TRAIN_GALLERY))]
