@@ -40,7 +40,6 @@ def load_run(run: RunDir | Path) -> tuple[dict, list]:
 
 def predict(run: RunDir | Path, data_dir: str | None = None, tta: bool | None = None,
             cache: bool = True) -> tuple[dict, np.ndarray, int]:
-    run = RunDir(run)
     cfg, estimators = load_run(run)
     if tta is not None:
         for estimator in estimators:

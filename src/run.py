@@ -81,13 +81,14 @@ def train(cfg: DictConfig) -> float | None:
     run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
     if plan.mode == planning.HOLDOUT:  # for ensembles: members' agreement on the same rows
         run.write_holdout(fits[0].holdout_proba, plan.splits[0].holdout.labels)
-    if plan.mode == planning.K_FOLDS:
-        run.write_oof_proba(_out_of_fold(plan, fits))
+    oof = _out_of_fold(plan, fits) if plan.mode == planning.K_FOLDS else None
+    if oof is not None:
+        run.write_oof_proba(oof)
     sub_path = submission_csv.write(submission_csv.build(test_proba.argmax(axis=1)),
                                     cfg.submission.dir, _submission_stem(cfg, plan,
                                                                          holdout_accuracy),
                                     len(test_set))
-    metrics = _metrics(cfg, plan, fits, train_set, test_set, holdout_accuracy, sub_path)
+    metrics = _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_path)
     if cfg.figures:
         _figures(run, plan.splits[0], fits[0], test_set, test_proba)
     run.write_metrics(metrics)
@@ -116,7 +117,7 @@ def _submission_stem(cfg, plan: planning.Plan, holdout_accuracy: float | None) -
     return f"{stamp}_{cfg.model.name}_{score}"
 
 
-def _metrics(cfg, plan, fits, train_set, test_set, holdout_accuracy, sub_path) -> dict:
+def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_path) -> dict:
     """What the run measured, true in every mode: `rows` counts distinct labelled rows (k
     folds: every row was fit by K-1 models and held out by one); `models` has each one's."""
     first = plan.splits[0]
@@ -142,7 +143,6 @@ def _metrics(cfg, plan, fits, train_set, test_set, holdout_accuracy, sub_path) -
     }
     if plan.mode == planning.K_FOLDS:
         fold_accuracy = [f.holdout_accuracy for f in fits]
-        oof = _out_of_fold(plan, fits)
         metrics["cv"] = {
             "folds": len(fits), "fold_accuracy": fold_accuracy, "mean": holdout_accuracy,
             "std": float(np.std(fold_accuracy)),

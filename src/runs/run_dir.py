@@ -118,8 +118,7 @@ class RunDir:
         """A model's JSON record (`kind` one of RECORDS): history.json, search_fold0.json."""
         if kind not in RECORDS:
             raise ValueError(f"unknown record {kind!r}: not one of {RECORDS}")
-        return write_text(self.path / f"{stem.replace(MODEL, kind, 1)}.json",
-                          json.dumps(record, indent=1) + "\n")
+        return write_text(self._record_path(kind, stem), json.dumps(record, indent=1) + "\n")
 
     # -- places others write into
     def figure_path(self, name: str) -> Path:
@@ -145,8 +144,8 @@ class RunDir:
         return _json(self.path / FAILED)
 
     def config(self) -> dict | None:
-        path = self.path / CONFIG
-        return yaml.safe_load(path.read_text()) if path.is_file() else None
+        text = self.config_text()
+        return None if text is None else yaml.safe_load(text)
 
     def config_text(self) -> str | None:
         path = self.path / CONFIG
@@ -169,7 +168,10 @@ class RunDir:
             return saved["proba"], saved["labels"]
 
     def record(self, kind: str, stem: str = MODEL) -> dict | None:
-        return _json(self.path / f"{stem.replace(MODEL, kind, 1)}.json")
+        return _json(self._record_path(kind, stem))
+
+    def _record_path(self, kind: str, stem: str) -> Path:
+        return self.path / f"{stem.replace(MODEL, kind, 1)}.json"
 
     def model_files(self, suffixes: tuple[str, ...]) -> list[Path]:
         """Saved models, one or one per fold, grouped by suffix in the order given."""
