@@ -33,6 +33,9 @@ $(VENV)/.installed: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the project (TensorFlow is large: minutes on first run)"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# a venv made before the project had its own Optuna sweeper still holds the old plugin
+	@# (it pins optuna<3 and would load beside ours): take it out
+	$(PY) -m pip uninstall --quiet --yes hydra-optuna-sweeper 2>/dev/null || true
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@# Hydra finds plugins only as hydra_plugins.* on sys.path, which an editable install
 	@# does not expose: put the project root (hydra_plugins/digit_harness) on the venv's path.

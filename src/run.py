@@ -28,6 +28,7 @@ from src.data import dataset
 from src.models import factory
 from src.runs.run_dir import RunDir
 from src.submissions import submission_csv
+from src.sweeps import pruning
 from src.training import plan as planning
 from src.training import threads
 from src.training.fitting import Fit, fit_split
@@ -49,6 +50,11 @@ def sweep_job(cfg: DictConfig) -> float | None:
     other jobs go on."""
     try:
         return train(cfg)
+    except pruning.Pruned as err:  # the search's pruner stopped it: a row, not a failure
+        RunDir(HydraConfig.get().runtime.output_dir).write_failure(
+            str(err), status=pruning.PRUNED, model=cfg.model.name)
+        log.info("%s", err)
+        return None
     except Exception as err:  # noqa: BLE001 - any failure of one job is that job's row
         if isinstance(err, HarnessError):
             line = str(err)
@@ -73,7 +79,9 @@ def train(cfg: DictConfig) -> float | None:
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
     plan = planning.plan(cfg.data, train_set)  # holdout | all rows | k folds
     log.info("data: %s", plan.describe(len(test_set)))
-    fits = [fit_split(cfg, split, test_set, run) for split in plan.splits]
+    reporter = pruning.epoch_reporter()  # a search's trial: its first model's epochs
+    fits = [fit_split(cfg, split, test_set, run, reporter if i == 0 else None)
+            for i, split in enumerate(plan.splits)]
 
     test_proba = np.mean([f.test_proba for f in fits], axis=0)  # K models vote by average
     holdout_accuracy = _holdout_accuracy(plan, fits)

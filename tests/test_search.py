@@ -3,13 +3,16 @@ counts toward its total, never reuses a finished trial's dir, and ends with the 
 as an experiment file. A sweep dir holding a different sweep is refused in one line."""
 
 import csv
+import os
 import shutil
 
 import optuna
+import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
 from src.config.command_config import CONF_DIR
+from src.sweeps import study_settings
 from tests.helpers import one_line_error, run_module
 
 
@@ -117,5 +120,77 @@ def test_the_search_presets_compose():
                           return_hydra_config=True)
         sweeper = cfg.hydra.sweeper
         assert key in sweeper.params and sweeper.direction == "maximize"
-        assert sweeper.storage.startswith("sqlite:///") and name in cfg.hydra.sweep.dir
+        assert name in cfg.hydra.sweep.dir and sweeper.storage is None  # the sweep dir's db
+        assert study_settings.storage_url(sweeper, "multirun/x", "/w") == \
+            "sqlite:////w/multirun/x/optuna.db"
         assert sweeper.n_trials >= 10 and sweeper.max_failure_rate == 1.0
+        study_settings.sampler(sweeper), study_settings.pruner(sweeper)  # both build
+    assert cfg.hydra.sweeper.pruner == "none"  # the SVM has no epochs to prune on
+
+
+NO_SLURM = shutil.which("sbatch") is None or not os.environ.get("SLURM_CONF")
+LAUNCHERS = [
+    pytest.param([], id="basic"),  # trials in this process
+    pytest.param(["hydra/launcher=joblib"], id="joblib"),  # in a worker process
+    pytest.param(["hydra/launcher=slurm", "hydra.launcher.mem_gb=1",
+                  "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"],
+                 id="slurm", marks=[pytest.mark.slurm, pytest.mark.skipif(
+                     NO_SLURM, reason="no Slurm here: run `make test-slurm`")]),
+]
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_a_cnn_search_prunes_a_hopeless_trial(tiny_data, tmp_path, launcher):
+    """Each epoch's holdout accuracy reaches the trial through the study's storage, wherever
+    the launcher runs the job."""
+    (tmp_path / "s").mkdir()
+    queued = optuna.create_study(study_name="cnn_optuna", direction="maximize",
+                                 storage=f"sqlite:///{tmp_path / 's' / 'optuna.db'}")
+    queued.enqueue_trial({"trainer.lr": 3e-3})  # learns
+    queued.enqueue_trial({"trainer.lr": 1e-7})  # cannot learn in a few epochs
+    prune_early = ["trainer.epochs=6", "trainer.verbose=0",
+                   "hydra.sweeper.pruners.median.n_startup_trials=1",
+                   "hydra.sweeper.pruners.median.n_warmup_steps=0", *launcher]
+    result = search(tiny_data, tmp_path, 2, *prune_early, name="cnn_optuna")
+    assert result.returncode == 0, result.stderr[-3000:]  # a pruned trial is not a failure
+    learnt, hopeless = study(tmp_path, "cnn_optuna").trials
+    assert learnt.state.name == "COMPLETE" and len(learnt.intermediate_values) == 6
+    assert hopeless.state.name == "PRUNED" and len(hopeless.intermediate_values) < 6
+    assert hopeless.params["trainer.lr"] == 1e-7
+    failed = (tmp_path / "s" / "1_cnn" / "failed.json").read_text()
+    assert "pruned after epoch" in failed and not (tmp_path / "s" / "1_cnn" /
+                                                   "metrics.json").exists()
+    with open(tmp_path / "s" / "summary.csv", newline="") as fh:
+        status = {row["job"]: row["status"] for row in csv.DictReader(fh)}
+    assert status == {"0_cnn": "ok", "1_cnn": "pruned"}
+    again = search(tiny_data, tmp_path, 2, *prune_early, name="cnn_optuna")
+    assert "2 of 2 trials done, 0 to run" in again.stdout + again.stderr  # pruned ones count
+
+
+def test_trials_run_side_by_side_with_joblib(tiny_data, tmp_path):
+    result = search(tiny_data, tmp_path, 2, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                    "hydra.sweeper.n_jobs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [t.state.name for t in study(tmp_path).trials] == ["COMPLETE", "COMPLETE"]
+    assert job_dirs(tmp_path) == ["0_svm", "1_svm"]
+    assert (tmp_path / "conf" / "experiment" / "best_svm_optuna.yaml").is_file()
+
+
+def test_bad_search_settings_are_refused_before_any_trial(tiny_data, tmp_path):
+    for override, words in (("hydra.sweeper.sampler=bogus", "unknown sampler 'bogus'"),
+                            ("hydra.sweeper.pruner=bogus", "unknown pruner 'bogus'"),
+                            ("+hydra.sweeper.pruners.median.bogus=1", "its options:")):
+        line = one_line_error(search(tiny_data, tmp_path, 1, override, name="cnn_optuna"))
+        assert words in line and not (tmp_path / "s").exists(), line
+
+
+def test_a_study_of_another_search_space_is_refused(tiny_data, tmp_path):
+    assert search(tiny_data, tmp_path, 1).returncode == 0
+    db = tmp_path / "s" / "optuna.db"
+    before = db.read_bytes()
+    other = search(tiny_data, tmp_path, 1, f"hydra.sweep.dir={tmp_path / 'other'}",
+                   "hydra.sweeper.study_name=svm_optuna", f"hydra.sweeper.storage=sqlite:///{db}",
+                   name="cnn_optuna")
+    line = one_line_error(other)
+    assert "was made for another search space" in line and "trainer.lr" in line, line
+    assert db.read_bytes() == before and not (tmp_path / "other").exists()

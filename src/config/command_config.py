@@ -11,6 +11,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from hydra_plugins.digit_harness.optuna_sweeper import TARGET as OPTUNA_SWEEPER
 from src.sweeps import sweep_record
 from src.utils.errors import ConfigError
 
@@ -74,10 +75,14 @@ def check_overrides(args: list[str]) -> None:
         check(load(hydra_settings + fixed + extra))
     composed = load(hydra_settings + fixed, hydra_config=True)
     with_hydra = composed.hydra
-    if "resumable_optuna" in str(with_hydra.sweeper.get("_target_")) and \
-            not composed.data.holdout and not composed.data.folds:
-        raise ConfigError("a search maximises holdout accuracy, and data.holdout=0 has none: "
-                          "keep a holdout (data.holdout=0.1) or use data.folds=K")
+    if str(with_hydra.sweeper.get("_target_")) == OPTUNA_SWEEPER:
+        if not composed.data.holdout and not composed.data.folds:
+            raise ConfigError("a search maximises holdout accuracy, and data.holdout=0 has "
+                              "none: keep a holdout (data.holdout=0.1) or use data.folds=K")
+        from src.sweeps import study_settings  # optuna loads only for a search
+
+        study_settings.check(with_hydra.sweeper, Path(str(with_hydra.sweep.dir)), Path.cwd(),
+                             task)
     if args.multirun or str(with_hydra.mode) == "RunMode.MULTIRUN":
         try:
             sweep_dir = Path(str(with_hydra.sweep.dir))

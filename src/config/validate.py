@@ -10,6 +10,7 @@ from numbers import Integral, Real
 
 from omegaconf import DictConfig
 
+from src.models.conv_geometry import check_blocks_fit
 from src.utils.errors import ConfigError
 
 SCHEDULES = ("constant", "cosine", "exponential")
@@ -106,8 +107,6 @@ def _check_conv_net(net) -> None:
     key = "model.estimator.net"
     if net.padding not in PADDINGS:
         raise ConfigError(f"{key}.padding={net.padding} is not one of {', '.join(PADDINGS)}")
-    from src.models.nets import check_blocks_fit  # Keras: imported only for a Keras conv net
-
     check_blocks_fit(IMAGE_SIDE, list(net.get("filters", [])), net.padding)
 
 

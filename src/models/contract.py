@@ -9,6 +9,7 @@ out by probing attributes or signatures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -29,6 +30,10 @@ class RunnerModel:
 
     def log_to(self, directory: Path) -> None:
         """Where the fit's own logs (TensorBoard) go; most models keep none."""
+
+    def listen_to_epochs(self, listener: Callable[[int, dict], None]) -> None:
+        """Call `listener(epoch, logs)` after each epoch of the next fit (a search's pruning);
+        a model without epochs never calls it."""
 
     def set_test_time_augmentation(self, on: bool) -> None:
         raise TypeError(f"{type(self).__name__} has no test-time augmentation")

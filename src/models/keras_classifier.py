@@ -108,6 +108,8 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             validation = self._dataset(*validation_data, training=False)
         clock = TrainingClock(t, steps_per_epoch)
         callbacks = [clock, EpochProgress(clock)]  # the clock first: the line reads it
+        callbacks += [keras.callbacks.LambdaCallback(on_epoch_end=listener)
+                      for listener in getattr(self, "_epoch_listeners", [])]
         if t.get("tensorboard") and self.log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.log_dir)))
         if t["early_stopping"]:
@@ -154,6 +156,10 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
 
     def log_to(self, directory: Path) -> None:
         self.set_params(log_dir=str(directory))
+
+    def listen_to_epochs(self, listener) -> None:
+        # wiring for one fit, not a setting: outside get_params, so clone() leaves it behind
+        self._epoch_listeners = [*getattr(self, "_epoch_listeners", []), listener]
 
     def set_test_time_augmentation(self, on: bool) -> None:
         self.set_params(trainer={**self.trainer, "tta": on})

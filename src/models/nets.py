@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from src.utils.errors import ConfigError
+from src.models.conv_geometry import check_blocks_fit
 
 
 def _inputs(input_shape):
@@ -45,18 +45,6 @@ def _conv_bn_relu(x, filters, padding):
     x = layers.Conv2D(filters, 3, padding=padding, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     return layers.ReLU()(x)
-
-
-def check_blocks_fit(side: int, filters, padding: str) -> None:
-    """Refuse a cnn whose blocks (two 3x3 convolutions and a 2x2 pool for each `filters`
-    entry) leave no pixels of a side x side image."""
-    left = side
-    for _ in filters:
-        left = (left - (4 if padding == "valid" else 0)) // 2
-    if left < 1:
-        fix = " or padding=same" if padding == "valid" else ""
-        raise ConfigError(f"model.estimator.net.filters={list(filters)} with padding={padding} "
-                          f"leaves no pixels of a {side}x{side} image: use fewer blocks{fix}")
 
 
 def cnn(input_shape, n_classes, filters=(32, 64), dense=128, dropout=0.25, dense_dropout=0.4,

@@ -1,17 +1,20 @@
-"""Hyperparameter search that survives being stopped: Hydra's Optuna sweeper, resumable.
+"""Hyperparameter search that survives being stopped: the project's Optuna sweeper.
 
     python -m src.run hparams_search=cnn_optuna                       # 20 trials, or the rest
     python -m src.run hparams_search=svm_optuna hydra.sweeper.n_trials=30
+    python -m src.run hparams_search=cnn_optuna hydra.sweeper.pruner=none
 
-The study lives in SQLite in a stable sweep dir (multirun/search/<study_name>). Run the same
-command again after a stop and it goes on with the same study. Hydra's sweeper alone resumes
-badly (facebookresearch/hydra#3328): job numbering restarts at 0, overwriting earlier trials'
-dirs, and `n_trials` adds trials rather than counting toward a total. Here:
-  - `n_trials` is the study's total: trials that finished in earlier invocations count;
+Ask-and-tell over an RDB storage (SQLite in the stable sweep dir multirun/search/<study_name>
+by default): each batch of `n_jobs` trials is asked of the study, launched by whatever Hydra
+launcher is configured, and told its result. Run the same command again after a stop and it
+goes on with the same study:
+  - `n_trials` is the study's total: trials that ended in earlier invocations count;
   - a job dir is named by its trial number, so no finished trial's dir is ever reused;
   - a trial cut off by the stop is marked failed (its dir says so) and not counted.
-When the search ends, the best trial's settings become `conf/experiment/best_<study>.yaml`,
-printed with the command that trains them on all rows.
+Keras trials report their holdout accuracy each epoch (src/sweeps/pruning.py); a pruned trial
+is told PRUNED, counts toward the total and is a `pruned` row in the summary. When the search
+ends, the best trial's settings become `conf/experiment/best_<study>.yaml`, printed with the
+command that trains them on all rows.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
-from omegaconf import OmegaConf
+from hydra.core.plugins import Plugins
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from src.config.command_config import CONF_DIR
 from src.runs.run_dir import RunDir
+from src.sweeps import study_settings
+from src.sweeps.pruning import PRUNED
 from src.utils.atomic_io import write_text
 
 log = logging.getLogger(__name__)
@@ -38,32 +44,78 @@ NOT_SETTINGS = ("hparams_search", "experiment", "data.dir", "submission.dir", "t
                 "threads")
 
 
-class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
-    def __init__(self, experiment_dir: str | None = None, **optuna_settings: Any) -> None:
-        super().__init__(**optuna_settings)
+class Search:
+    def __init__(self, experiment_dir: str | None = None, **settings: Any) -> None:
+        self.settings = OmegaConf.create(settings)
         self.experiment_dir = Path(experiment_dir) if experiment_dir else CONF_DIR / "experiment"
-        self.total_trials = self.n_trials
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function)
 
     def sweep(self, arguments: list[str]) -> None:
+        settings = self.settings
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)  # SQLite needs the folder before Hydra's jobs
-        study = optuna.create_study(study_name=self.study_name, storage=self.storage,
-                                    directions=self._get_directions(), load_if_exists=True)
-        _close_interrupted(study, sweep_dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)  # SQLite needs the folder before any job
+        distributions, fixed = study_settings.search_space(settings, arguments)
+        record = study_settings.space_record(distributions, str(settings.direction))
+        url = study_settings.storage_url(settings, sweep_dir, self.config.hydra.runtime.cwd)
+        study_settings.check_study(url, settings.study_name, record)
+        sampler = study_settings.sampler(settings)
+        storage = optuna.storages.RDBStorage(url)
+        study = optuna.create_study(study_name=settings.study_name, storage=storage,
+                                    sampler=sampler, pruner=study_settings.pruner(settings),
+                                    direction=str(settings.direction), load_if_exists=True)
+        study.set_user_attr(study_settings.SEARCH_SPACE, record)
+        _close_interrupted(study, storage, sweep_dir)
         if study.trials:  # a seeded sampler would start over and propose the same points again
-            self.sampler.reseed_rng()
+            sampler.reseed_rng()
         done = sum(t.state in ENDED and not t.user_attrs.get(INTERRUPTED) for t in study.trials)
-        self.n_trials = max(self.total_trials - done, 0)
-        self.job_idx = len(study.trials)  # the next trial's number: job dir = trial number
-        log.info("study %s: %d of %d trials done, %d to run", self.study_name, done,
-                 self.total_trials, self.n_trials)
-        super().sweep(arguments)
-        study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+        to_run = max(settings.n_trials - done, 0)
+        log.info("study %s: %d of %d trials done, %d to run (storage %s, %s sampler, %s pruner)",
+                 settings.study_name, done, settings.n_trials, to_run, url, settings.sampler,
+                 settings.pruner)
+        while to_run > 0:
+            batch = min(to_run, max(int(settings.n_jobs), 1))
+            trials = [study.ask(fixed_distributions=distributions) for _ in range(batch)]
+            self._run_batch(study, trials, fixed, sweep_dir)
+            to_run -= batch
         if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             log.error("study %s has no completed trial yet: no best settings to write",
-                      self.study_name)
+                      settings.study_name)
             return
         self._write_experiment(study.best_trial, sweep_dir)
+
+    def _run_batch(self, study: optuna.Study, trials: list[optuna.Trial], fixed: dict,
+                   sweep_dir: Path) -> None:
+        first = trials[0].number
+        # a job's number is its trial's: that is how the job finds its trial to report to
+        assert [t.number for t in trials] == list(range(first, first + len(trials)))
+        overrides = []
+        for trial in trials:
+            for key, value in fixed.items():
+                trial.set_user_attr(key, value)
+            overrides.append([f"{k}={v}" for k, v in {**trial.params, **fixed}.items()])
+        returns = self.launcher.launch(overrides, initial_job_idx=first)
+        failures = 0
+        for trial, result in zip(trials, returns, strict=True):
+            job_dir = _trial_dir(sweep_dir, trial.number)
+            failure = job_dir.failure() if job_dir is not None else None
+            if failure and failure.get("status") == PRUNED:
+                study.tell(trial, state=TrialState.PRUNED)
+                continue
+            value = _value(result)
+            if value is None:
+                study.tell(trial, state=TrialState.FAIL)
+                failures += 1
+            else:
+                study.tell(trial, value)
+        if failures / len(trials) > self.settings.max_failure_rate:
+            raise RuntimeError(f"{failures} of {len(trials)} trials failed, more than "
+                               f"hydra.sweeper.max_failure_rate={self.settings.max_failure_rate}"
+                               ": see their rows in the summary")
 
     def _write_experiment(self, best: optuna.trial.FrozenTrial, sweep_dir: Path) -> None:
         # the model comes from the search's config (hparams_search picks it), unless searched
@@ -71,10 +123,10 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
                     **best.params}
         settings.pop(INTERRUPTED, None)
         run_dir = _trial_dir(sweep_dir, best.number)
-        name = f"best_{self.study_name}"
+        name = f"best_{self.settings.study_name}"
         path = self.experiment_dir / f"{name}.yaml"
-        write_text(path, experiment_yaml(settings, self.study_name, best.number, best.value,
-                                         run_dir))
+        write_text(path, experiment_yaml(settings, self.settings.study_name, best.number,
+                                         best.value, run_dir))
         command = f"python -m src.run experiment={name} data.holdout=0"
         if self.experiment_dir.resolve() != (CONF_DIR / "experiment").resolve():
             # Hydra finds experiment files in <config dir>/experiment/ only
@@ -84,6 +136,18 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
                        f"{command} (after copying {path.name} into conf/experiment/)")
         print(f"\nbest trial {best.number}: holdout accuracy {best.value:.5f} ({run_dir})\n"
               f"its settings: {path}\ntrain them on all rows: {command}", flush=True)
+
+
+def _value(result) -> float | None:
+    """The job's holdout accuracy, or None when it failed (its row says why)."""
+    try:
+        value = result.return_value
+    except Exception:  # noqa: BLE001 - a job that raised: Hydra re-raises it here
+        return None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def experiment_yaml(settings: dict, study: str, number: int, value: float,
@@ -109,23 +173,29 @@ def experiment_yaml(settings: dict, study: str, number: int, value: float,
     return header + OmegaConf.to_yaml(body)
 
 
-def _close_interrupted(study: optuna.Study, sweep_dir: Path) -> None:
+def _close_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                       sweep_dir: Path) -> None:
     """A trial still RUNNING when a new invocation starts was cut off by a stop. If its job
-    had written its metrics, the study just missed the result: record it. Otherwise mark it
-    failed, and say so in its dir, so neither Optuna nor the summary waits for it."""
-    storage = study._storage  # optuna 2.10 offers no public way to end another run's trial
+    had ended (metrics written, or pruned), the study just missed the result: record it.
+    Otherwise mark it failed, and say so in its dir, so neither Optuna nor the summary waits
+    for it."""
+    study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         job_dir = _trial_dir(sweep_dir, trial.number)
         accuracy = _holdout_accuracy(job_dir)
-        own_error = job_dir is not None and job_dir.has_failed()
+        failure = job_dir.failure() if job_dir is not None else None
         if accuracy is not None:
-            storage.set_trial_values(trial._trial_id, [accuracy])
-            storage.set_trial_state(trial._trial_id, TrialState.COMPLETE)
+            study.tell(trial.number, accuracy)
             log.info("trial %d had finished before the stop: result recorded", trial.number)
             continue
-        storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-        storage.set_trial_state(trial._trial_id, TrialState.FAIL)
-        if job_dir is not None and not own_error:  # a job's own error line stays
+        if failure and failure.get("status") == PRUNED:
+            study.tell(trial.number, state=TrialState.PRUNED)
+            continue
+        storage.set_trial_user_attr(
+            storage.get_trial_id_from_study_id_trial_number(study_id, trial.number),
+            INTERRUPTED, True)
+        study.tell(trial.number, state=TrialState.FAIL)
+        if job_dir is not None and failure is None:  # a job's own error line stays
             job_dir.write_failure("the search stopped during this trial; it does not count "
                                   "toward n_trials", status="interrupted")
         log.warning("trial %d was cut off by a stop: marked failed, not counted", trial.number)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,9 +38,12 @@ class Fit:
                 "predict_seconds": round(self.predict_seconds, 2)}
 
 
-def fit_split(cfg, split: Split, test_set: Digits, run: RunDir) -> Fit:
+def fit_split(cfg, split: Split, test_set: Digits, run: RunDir,
+              epoch_listener: Callable[[int, dict], None] | None = None) -> Fit:
     estimator = factory.build(cfg.model.estimator)
     contract.declared(estimator).log_to(run.tensorboard_dir(split.stem))
+    if epoch_listener is not None:
+        contract.declared(estimator).listen_to_epochs(epoch_listener)
     validation = None if split.holdout is None else (split.holdout.pixels, split.holdout.labels)
     log.info("fit: %s on %d rows: %s", cfg.model.name, len(split.fit), estimator)
     start = time.perf_counter()
