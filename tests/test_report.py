@@ -2,17 +2,14 @@
 
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image, ImageStat
 
 from src.kaggle import ledger
-from tests.helpers import one_line_error, run_module, train
+from tests.helpers import CHROMIUM, NO_CHROMIUM, chromium, one_line_error, run_module, train
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 KERAS_FIGURES = {"train_gallery.png", "test_gallery.png", "misclassified.png", "confusion.png",
                  "curves.png"}
 
@@ -110,21 +107,17 @@ def test_report_of_a_sweep_with_a_failed_job_and_a_ledger(tiny_data, tmp_path):
     assert page.count("data:image/png;base64,") == 2  # the sweep plot and the Kaggle plot
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: "
-                    "scripts/install_chromium.sh installs Debian's (as .ci/run does)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_the_report_renders_in_a_real_browser(nn_run, tmp_path):
     assert run_module("src.report", f"run={nn_run}",
                       f"ledger={tmp_path / 'l.csv'}").returncode == 0
     page = (nn_run / "report.html").resolve()
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    dom = chromium(tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
     assert re.search(r"<title>Digit Recognizer: nn: holdout accuracy", dom)
     assert "<table>" in dom and 'data-images="ok"' in dom  # every image decoded
     shot = tmp_path / "shot.png"
-    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
-                   capture_output=True, timeout=120)
+    chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,1600",
+             page.as_uri())
     with Image.open(shot) as image:
         stats = ImageStat.Stat(image.convert("L"))
         assert image.size == (1200, 1600) and stats.stddev[0] > 10  # not a blank page

@@ -24,8 +24,8 @@ class OptunaSweeperConf:
     pruner: str = "median"  # a name of src/sweeps/study_settings.PRUNERS, or none
     # each pruner's options, used when it is the one chosen
     pruners: dict[str, Any] = field(default_factory=lambda: {
-        "median": {"n_startup_trials": 5, "n_warmup_steps": 2},
-        "percentile": {"percentile": 25.0, "n_startup_trials": 5, "n_warmup_steps": 2},
+        "median": {"n_startup_trials": 5, "n_warmup_steps": 3},
+        "percentile": {"percentile": 25.0, "n_startup_trials": 5, "n_warmup_steps": 3},
         "hyperband": {"min_resource": 2},
         "successive_halving": {"min_resource": 2},
         "none": {},
