@@ -21,17 +21,24 @@ DRY_RUN ?=
 BENCH   ?= full
 SECTIONS ?=
 STUDY   ?=
+URI     ?=
+EXTRAS  ?=
 PORT    ?=
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
-	predict ensemble dashboard
+	predict ensemble dashboard mlflow-ui
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed ## create .venv with the project and its dev tools (pytest, ruff)
+setup: $(VENV)/.installed $(if $(EXTRAS),$(VENV)/.installed-$(EXTRAS)) ## create .venv with the project and its dev tools (pytest, ruff); EXTRAS=tracking adds MLflow
+
+$(VENV)/.installed-%: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,$*]'
+	@touch $@
 
 $(VENV)/.installed: pyproject.toml
+	@rm -f $(VENV)/.installed-*  # extras installed against an older pyproject.toml
 	@echo "setup: creating $(VENV) and installing the project (TensorFlow is large: minutes on first run)"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -80,6 +87,9 @@ test-slurm: setup ## start a local single-node Slurm (installs it first) and run
 
 lint: setup ## check the code with ruff
 	$(PY) -m ruff check src scripts tests hydra_plugins
+
+mlflow-ui: setup ## serve MLflow's UI on the tracked runs (tracking=mlflow): [PORT=5000] [URI=sqlite:///mlflow.db]
+	$(PY) -m src.mlflow_ui $(if $(PORT),port=$(PORT)) $(if $(URI),uri=$(URI))
 
 dashboard: setup ## serve optuna-dashboard on a search's study: STUDY=cnn_optuna [PORT=8080]
 	$(PY) -m src.dashboard $(if $(STUDY),study=$(STUDY)) $(if $(PORT),port=$(PORT))

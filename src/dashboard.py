@@ -11,11 +11,11 @@ conf/hparams_search/, by default multirun/search/<study>/optuna.db). Serves unti
 from __future__ import annotations
 
 import contextlib
-import socket
 import sys
 from pathlib import Path
 
 from src.config import command_config
+from src.utils import ports
 from src.utils.errors import ConfigError, exit_on_error
 
 PRESET = "cnn_optuna"  # whose storage rule applies to a study that is not a preset's own
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> None:
                           f"study={PRESET}")
     storage = settings.storage or storage_of(settings.study)
     study_id = open_study(settings.study, storage)
-    _check_port(settings.host, settings.port)
+    ports.check_free(settings.host, settings.port)
     from optuna_dashboard import run_server
 
     print(f"optuna-dashboard: study {settings.study} at "
@@ -72,17 +72,6 @@ def main(argv: list[str]) -> None:
           f"({storage}); Ctrl-C stops", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
         run_server(storage, host=settings.host, port=settings.port)
-
-
-def _check_port(host: str, port: int) -> None:
-    """Bind once before the server does: its own failure comes after its banner, as a
-    traceback."""
-    try:
-        with socket.create_server((host, port)):
-            pass
-    except OSError as err:  # the port is taken, or the host is not this machine's
-        raise ConfigError(f"cannot serve on {host}:{port}: {err.strerror}: pick another "
-                          "port=") from None
 
 
 if __name__ == "__main__":

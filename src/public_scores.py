@@ -9,6 +9,8 @@ from omegaconf import OmegaConf
 
 from src.config import command_config
 from src.kaggle import api_client, ledger
+from src.runs.run_dir import RunDir
+from src.tracking import mlflow_store
 from src.utils.errors import exit_on_error
 from src.views.text_table import aligned
 
@@ -26,6 +28,7 @@ def main(argv: list[str]) -> None:
             row["status"] = found.status.name.lower()
             row["public_score"] = found.public_score or ""
     ledger.rewrite(settings["ledger"], rows)
+    _track_public_scores(rows)
 
     known = {int(r["kaggle_ref"]) for r in rows if r["kaggle_ref"].isdigit()}
     table = [(r["time"][:16], r["file"].rsplit("/", 1)[-1], r["model"], r["holdout_accuracy"],
@@ -33,6 +36,21 @@ def main(argv: list[str]) -> None:
     table += [(str(s.date)[:16], s.file_name, "?", "", s.public_score or "",
                s.status.name.lower()) for ref, s in remote.items() if ref not in known]
     print(render(table))
+
+
+def _track_public_scores(rows: list[dict]) -> None:
+    """Each public score also on the MLflow run that made the submission (tracking=mlflow)."""
+    for row in rows:
+        record = RunDir(row["run_dir"]).tracking() if row["run_dir"] and row["public_score"] \
+            else None
+        if not record:
+            continue
+        try:
+            mlflow_store.log_public_score(record, float(row["public_score"]))
+            print(f"public score {row['public_score']} set on MLflow run {record['run_id']}")
+        except Exception as err:  # noqa: BLE001 - the ledger already holds the score
+            print(f"warning: MLflow run {record['run_id']} not given its public score: "
+                  f"{type(err).__name__}: {' '.join(str(err).split())[:200]}", file=sys.stderr)
 
 
 def reconcile(rows: list[dict], remote: dict) -> None:

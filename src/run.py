@@ -29,6 +29,7 @@ from src.models import factory
 from src.runs.run_dir import RunDir
 from src.submissions import submission_csv
 from src.sweeps import pruning
+from src.tracking import mlflow_store, run_tracker
 from src.training import plan as planning
 from src.training import threads
 from src.training.fitting import Fit, fit_split
@@ -68,19 +69,34 @@ def sweep_job(cfg: DictConfig) -> float | None:
 
 def train(cfg: DictConfig) -> float | None:
     check(cfg)
-    cfg.threads = threads.budget(cfg.threads, HydraConfig.get().launcher)
+    hydra_cfg = HydraConfig.get()
+    mlflow_store.check(cfg.tracking, hydra_cfg.runtime.cwd)
+    cfg.threads = threads.budget(cfg.threads, hydra_cfg.launcher)
     threads.limit_math_libraries(cfg.threads)
     factory.build(cfg.model.estimator)  # refuse bad estimator settings before loading data
-    run = RunDir(HydraConfig.get().runtime.output_dir)
+    run = RunDir(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    tracker = run_tracker.start(cfg, run, hydra_cfg.runtime.cwd,
+                                Path(str(hydra_cfg.sweep.dir)) if multirun else None)
+    try:
+        return _train(cfg, run, tracker)
+    except BaseException as err:  # the tracked run ends as the run did, and the error goes on
+        stopped = isinstance(err, pruning.Pruned | KeyboardInterrupt)
+        tracker.end(run_tracker.KILLED if stopped else run_tracker.FAILED,
+                    f"{type(err).__name__}: {err}")
+        raise
+
+
+def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> float | None:
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
-
     train_set = dataset.load_train(cfg.data.dir, cfg.data.cache)
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
     plan = planning.plan(cfg.data, train_set)  # holdout | all rows | k folds
     log.info("data: %s", plan.describe(len(test_set)))
-    reporter = pruning.epoch_reporter()  # a search's trial: its first model's epochs
-    fits = [fit_split(cfg, split, test_set, run, reporter if i == 0 else None)
+    # the first model's epochs go to a search's trial (pruning) and to the tracker
+    listeners = [tracker.epoch, *filter(None, [pruning.epoch_reporter()])]
+    fits = [fit_split(cfg, split, test_set, run, listeners if i == 0 else [])
             for i, split in enumerate(plan.splits)]
 
     test_proba = np.mean([f.test_proba for f in fits], axis=0)  # K models vote by average
@@ -101,6 +117,7 @@ def train(cfg: DictConfig) -> float | None:
         _figures(run, plan.splits[0], fits[0], test_set, test_proba)
     run.write_metrics(metrics)
     _log_result(plan, metrics, run, sub_path)
+    tracker.finish(metrics, run, sub_path)  # after the run's own files: they never wait on it
     return holdout_accuracy
 
 

@@ -84,6 +84,9 @@ def check_overrides(args: list[str]) -> None:
         study_settings.check(with_hydra.sweeper, Path(str(with_hydra.sweep.dir)), Path.cwd(),
                              task)
     if args.multirun or str(with_hydra.mode) == "RunMode.MULTIRUN":
+        from src.tracking import mlflow_store  # a sweep's parent run starts before any job
+
+        mlflow_store.check(composed.tracking, Path.cwd())
         try:
             sweep_dir = Path(str(with_hydra.sweep.dir))
         except OmegaConfBaseException as err:

@@ -25,6 +25,7 @@ TEST_PROBA = "test_proba.npy"  # float32 (test rows, 10): what the submission is
 HOLDOUT = "holdout.npz"  # the holdout's class scores and labels, for ensembles' agreement
 OOF_PROBA = "oof_proba.npy"  # k folds: out-of-fold class scores for every labelled row
 REPORT = "report.html"
+TRACKING = "tracking.json"  # tracking=mlflow: the run's MLflow run (a sweep dir: its parent run)
 HYDRA = ".hydra"  # Hydra's own: composed config and the job's overrides
 OVERRIDES = f"{HYDRA}/overrides.yaml"
 TENSORBOARD = "tensorboard"
@@ -102,6 +103,9 @@ class RunDir:
         if not self.is_finished():
             self.write_failure(reason)
 
+    def write_tracking(self, record: dict) -> Path:
+        return write_text(self.path / TRACKING, json.dumps(record, indent=2) + "\n")
+
     def write_config(self, resolved_yaml: str) -> Path:
         return write_text(self.path / CONFIG, resolved_yaml)
 
@@ -142,6 +146,15 @@ class RunDir:
 
     def failure(self) -> dict | None:
         return _json(self.path / FAILED)
+
+    def tracking(self) -> dict | None:
+        """The MLflow run this run was tracked as ({"uri", "run_id"}), if it was."""
+        return _json(self.path / TRACKING)
+
+    def files(self) -> list[Path]:
+        """What the run wrote for people to look at: its records and figures."""
+        names = [METRICS, CONFIG, *FIGURES]
+        return [self.path / n for n in names if (self.path / n).is_file()]
 
     def config(self) -> dict | None:
         text = self.config_text()

@@ -39,11 +39,11 @@ class Fit:
 
 
 def fit_split(cfg, split: Split, test_set: Digits, run: RunDir,
-              epoch_listener: Callable[[int, dict], None] | None = None) -> Fit:
+              epoch_listeners: list[Callable[[int, dict], None]] = ()) -> Fit:
     estimator = factory.build(cfg.model.estimator)
     contract.declared(estimator).log_to(run.tensorboard_dir(split.stem))
-    if epoch_listener is not None:
-        contract.declared(estimator).listen_to_epochs(epoch_listener)
+    for listener in epoch_listeners:
+        contract.declared(estimator).listen_to_epochs(listener)
     validation = None if split.holdout is None else (split.holdout.pixels, split.holdout.labels)
     log.info("fit: %s on %d rows: %s", cfg.model.name, len(split.fit), estimator)
     start = time.perf_counter()

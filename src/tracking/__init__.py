@@ -1,0 +1,1 @@
+"""Experiment tracking beside the run dir (opt-in: tracking=mlflow)."""
