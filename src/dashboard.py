@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from src.config import command_config
-from src.utils import ports
+from src.utils import ports, sqlite_url
 from src.utils.errors import ConfigError, exit_on_error
 
 PRESET = "cnn_optuna"  # whose storage rule applies to a study that is not a preset's own
@@ -37,9 +37,8 @@ def open_study(study: str, storage: str):
     """The study's id in the storage; one line when either is not there."""
     import optuna
 
-    from src.sweeps import study_settings
 
-    path = study_settings.sqlite_file(storage)
+    path = sqlite_url.file_of(storage)
     if path is not None and not path.is_file():
         raise ConfigError(f"no study database at {path}: run the search first "
                           f"(python -m src.run hparams_search={PRESET}"

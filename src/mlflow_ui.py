@@ -14,7 +14,7 @@ from pathlib import Path
 
 from src.config import command_config
 from src.tracking import mlflow_store
-from src.utils import ports
+from src.utils import ports, sqlite_url
 from src.utils.errors import ConfigError, exit_on_error
 
 
@@ -23,8 +23,9 @@ def main(argv: list[str]) -> None:
     settings = command_config.load(argv, name="mlflow_ui")
     uri = mlflow_store.resolve_uri(settings.uri, Path.cwd())
     mlflow_store.client(uri)  # one line when MLflow is not installed
-    if uri.startswith(mlflow_store.SQLITE) and not Path(uri[len(mlflow_store.SQLITE):]).is_file():
-        raise ConfigError(f"no MLflow database at {uri[len(mlflow_store.SQLITE):]}: train with "
+    database = sqlite_url.file_of(uri)
+    if database is not None and not database.is_file():
+        raise ConfigError(f"no MLflow database at {database}: train with "
                           "tracking=mlflow first (python -m src.run tracking=mlflow), or name "
                           "it with uri=")
     ports.check_free(settings.host, settings.port)

@@ -21,6 +21,7 @@ def main(argv: list[str]) -> None:
     settings = OmegaConf.to_container(cfg.kaggle)
     remote = {int(s.ref): s for s in api_client.connect(settings).submissions()}
     rows = ledger.read(settings["ledger"])
+    known_scores = {id(row): row["public_score"] for row in rows}
     reconcile(rows, remote)
     for row in rows:
         found = remote.get(int(row["kaggle_ref"])) if row["kaggle_ref"].isdigit() else None
@@ -28,7 +29,7 @@ def main(argv: list[str]) -> None:
             row["status"] = found.status.name.lower()
             row["public_score"] = found.public_score or ""
     ledger.rewrite(settings["ledger"], rows)
-    _track_public_scores(rows)
+    _track_public_scores([r for r in rows if r["public_score"] != known_scores[id(r)]])
 
     known = {int(r["kaggle_ref"]) for r in rows if r["kaggle_ref"].isdigit()}
     table = [(r["time"][:16], r["file"].rsplit("/", 1)[-1], r["model"], r["holdout_accuracy"],
@@ -39,7 +40,8 @@ def main(argv: list[str]) -> None:
 
 
 def _track_public_scores(rows: list[dict]) -> None:
-    """Each public score also on the MLflow run that made the submission (tracking=mlflow)."""
+    """Each new public score also on the MLflow run that made the submission
+    (tracking=mlflow)."""
     for row in rows:
         record = RunDir(row["run_dir"]).tracking() if row["run_dir"] and row["public_score"] \
             else None

@@ -70,12 +70,13 @@ def sweep_job(cfg: DictConfig) -> float | None:
 def train(cfg: DictConfig) -> float | None:
     check(cfg)
     hydra_cfg = HydraConfig.get()
-    mlflow_store.check(cfg.tracking, hydra_cfg.runtime.cwd)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    if not multirun:  # a sweep checked it before its first job; a job goes on untracked
+        mlflow_store.check(cfg.tracking, hydra_cfg.runtime.cwd)
     cfg.threads = threads.budget(cfg.threads, hydra_cfg.launcher)
     threads.limit_math_libraries(cfg.threads)
     factory.build(cfg.model.estimator)  # refuse bad estimator settings before loading data
     run = RunDir(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     tracker = run_tracker.start(cfg, run, hydra_cfg.runtime.cwd,
                                 Path(str(hydra_cfg.sweep.dir)) if multirun else None)
     try:

@@ -3,6 +3,7 @@ counts toward its total, never reuses a finished trial's dir, and ends with the 
 as an experiment file. A sweep dir holding a different sweep is refused in one line."""
 
 import csv
+import json
 import os
 import shutil
 
@@ -13,6 +14,7 @@ from hydra import compose, initialize_config_dir
 
 from src.config.command_config import CONF_DIR
 from src.sweeps import study_settings
+from src.utils import file_lock
 from tests.helpers import one_line_error, run_module
 
 
@@ -176,10 +178,33 @@ def test_trials_run_side_by_side_with_joblib(tiny_data, tmp_path):
     assert (tmp_path / "conf" / "experiment" / "best_svm_optuna.yaml").is_file()
 
 
+def test_a_trial_that_ended_before_the_sweeper_heard_keeps_its_outcome(tiny_data, tmp_path):
+    assert search(tiny_data, tmp_path, 1).returncode == 0
+    for status in ("pruned", "failed"):  # the job wrote its ending, then the sweeper died
+        trial = study(tmp_path).ask()
+        job = tmp_path / "s" / f"{trial.number}_svm"
+        shutil.copytree(tmp_path / "s" / "0_svm" / ".hydra", job / ".hydra")
+        (job / "failed.json").write_text(json.dumps({"status": status, "error": "x"}))
+    result = search(tiny_data, tmp_path, 3)  # both ended trials count: nothing more to run
+    assert "1 of 3 jobs failed" in result.stderr and result.returncode == 1  # as any failure
+    assert [t.state.name for t in study(tmp_path).trials] == ["COMPLETE", "PRUNED", "FAIL"]
+    assert "3 of 3 trials done, 0 to run" in result.stdout + result.stderr
+
+
+def test_a_second_search_in_the_same_sweep_dir_is_refused(tiny_data, tmp_path):
+    with file_lock.exclusive(tmp_path / "s" / study_settings.LOCK, "a search"):
+        line = one_line_error(search(tiny_data, tmp_path, 1))
+    assert "is already running" in line and "pid" in line
+    assert not (tmp_path / "s" / "optuna.db").exists()
+
+
 def test_bad_search_settings_are_refused_before_any_trial(tiny_data, tmp_path):
     for override, words in (("hydra.sweeper.sampler=bogus", "unknown sampler 'bogus'"),
                             ("hydra.sweeper.pruner=bogus", "unknown pruner 'bogus'"),
-                            ("+hydra.sweeper.pruners.median.bogus=1", "its options:")):
+                            ("+hydra.sweeper.pruners.median.bogus=1", "its options:"),
+                            ("model.estimator.C=interval(1.0,0.5)", "low <= high"),
+                            (f"hydra.sweeper.storage=sqlite:///{tmp_path / 'no' / 'x.db'}",
+                             "does not exist")):
         line = one_line_error(search(tiny_data, tmp_path, 1, override, name="cnn_optuna"))
         assert words in line and not (tmp_path / "s").exists(), line
 

@@ -19,7 +19,7 @@ class OptunaSweeperConf:
     n_trials: int = 20  # the study's total, counting trials of earlier invocations
     n_jobs: int = 1  # trials asked and launched at once (hydra/launcher=joblib runs them together)
     max_failure_rate: float = 1.0  # of a batch; above it the search stops
-    sampler: str = "tpe"  # a name of src/sweeps/study_settings.SAMPLERS
+    sampler: str = "tpe"  # a name of src/sweeps/study_settings.SAMPLERS (cmaes, gp: extra packages)
     seed: int | None = None  # the sampler's
     pruner: str = "median"  # a name of src/sweeps/study_settings.PRUNERS, or none
     # each pruner's options, used when it is the one chosen

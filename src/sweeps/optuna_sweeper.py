@@ -20,6 +20,7 @@ command that trains them on all rows.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ from src.config.command_config import CONF_DIR
 from src.runs.run_dir import RunDir
 from src.sweeps import study_settings
 from src.sweeps.pruning import PRUNED
+from src.utils import file_lock
 from src.utils.atomic_io import write_text
+from src.utils.errors import EXIT_USER_ERROR, HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 INTERRUPTED = "interrupted"  # user attribute of a trial cut off by a stop
 # Overrides that say where or how verbosely a trial ran, not what it trained.
 NOT_SETTINGS = ("hparams_search", "experiment", "data.dir", "submission.dir", "trainer.verbose",
-                "threads")
+                "threads", "tracking")
 
 
 class Search:
@@ -56,9 +59,20 @@ class Search:
             config=config, hydra_context=hydra_context, task_function=task_function)
 
     def sweep(self, arguments: list[str]) -> None:
-        settings = self.settings
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)  # SQLite needs the folder before any job
+        try:
+            # one search at a time in a sweep dir: two would number their jobs alike, and each
+            # would take the other's running trials for ones cut off by a stop
+            with file_lock.exclusive(sweep_dir / study_settings.LOCK,
+                                     f"a search in {sweep_dir}"):
+                self._sweep(arguments, sweep_dir)
+        except HarnessError as err:  # one line, as the command-line checks give
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_USER_ERROR)
+
+    def _sweep(self, arguments: list[str], sweep_dir: Path) -> None:
+        settings = self.settings
         distributions, fixed = study_settings.search_space(settings, arguments)
         record = study_settings.space_record(distributions, str(settings.direction))
         url = study_settings.storage_url(settings, sweep_dir, self.config.hydra.runtime.cwd)
@@ -80,7 +94,8 @@ class Search:
         while to_run > 0:
             batch = min(to_run, max(int(settings.n_jobs), 1))
             trials = [study.ask(fixed_distributions=distributions) for _ in range(batch)]
-            self._run_batch(study, trials, fixed, sweep_dir)
+            for run in _consecutive(trials):
+                self._run_batch(study, run, fixed, sweep_dir)
             to_run -= batch
         if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             log.error("study %s has no completed trial yet: no best settings to write",
@@ -90,9 +105,7 @@ class Search:
 
     def _run_batch(self, study: optuna.Study, trials: list[optuna.Trial], fixed: dict,
                    sweep_dir: Path) -> None:
-        first = trials[0].number
-        # a job's number is its trial's: that is how the job finds its trial to report to
-        assert [t.number for t in trials] == list(range(first, first + len(trials)))
+        first = trials[0].number  # job numbers = trial numbers: how a job finds its trial
         overrides = []
         for trial in trials:
             for key, value in fixed.items():
@@ -101,7 +114,7 @@ class Search:
         returns = self.launcher.launch(overrides, initial_job_idx=first)
         failures = 0
         for trial, result in zip(trials, returns, strict=True):
-            job_dir = _trial_dir(sweep_dir, trial.number)
+            job_dir = _job_dir(result) or _trial_dir(sweep_dir, trial.number)
             failure = job_dir.failure() if job_dir is not None else None
             if failure and failure.get("status") == PRUNED:
                 study.tell(trial, state=TrialState.PRUNED)
@@ -138,6 +151,26 @@ class Search:
               f"its settings: {path}\ntrain them on all rows: {command}", flush=True)
 
 
+def _consecutive(trials: list) -> list[list]:
+    """The batch in runs of consecutive trial numbers, each launched with its first number:
+    the study hands out consecutive numbers unless another process asks for trials too."""
+    runs = []
+    for trial in trials:
+        if runs and trial.number == runs[-1][-1].number + 1:
+            runs[-1].append(trial)
+        else:
+            runs.append([trial])
+    return runs
+
+
+def _job_dir(result) -> RunDir | None:
+    """Where the launcher ran the job (None when it never started)."""
+    try:
+        return RunDir(str(result.hydra_cfg.hydra.runtime.output_dir))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def _value(result) -> float | None:
     """The job's holdout accuracy, or None when it failed (its row says why)."""
     try:
@@ -156,7 +189,7 @@ def experiment_yaml(settings: dict, study: str, number: int, value: float,
     groups (model=cnn) as defaults-list overrides, everything else as values."""
     groups, values = [], []
     for key, value_ in sorted(settings.items()):
-        if key in NOT_SETTINGS or key.startswith("hydra"):
+        if key.split(".")[0] in NOT_SETTINGS or key in NOT_SETTINGS or key.startswith("hydra"):
             continue
         if (CONF_DIR / key).is_dir():
             groups.append({f"override /{key}": str(value_)})
@@ -191,13 +224,16 @@ def _close_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage
         if failure and failure.get("status") == PRUNED:
             study.tell(trial.number, state=TrialState.PRUNED)
             continue
+        if failure and failure.get("status") != INTERRUPTED:  # it failed on its own: counts
+            study.tell(trial.number, state=TrialState.FAIL)
+            continue
         storage.set_trial_user_attr(
             storage.get_trial_id_from_study_id_trial_number(study_id, trial.number),
             INTERRUPTED, True)
         study.tell(trial.number, state=TrialState.FAIL)
-        if job_dir is not None and failure is None:  # a job's own error line stays
+        if job_dir is not None:
             job_dir.write_failure("the search stopped during this trial; it does not count "
-                                  "toward n_trials", status="interrupted")
+                                  "toward n_trials", status=INTERRUPTED)
         log.warning("trial %d was cut off by a stop: marked failed, not counted", trial.number)
 
 

@@ -39,15 +39,15 @@ def epoch_reporter() -> Callable[[int, dict], None] | None:
 
     if not study_settings.prunes(settings):
         return None
-    trial = _trial(settings, hydra_cfg)
+    study, storage, trial_id = _trial(settings, hydra_cfg)
     number = hydra_cfg.job.num
 
     def report(epoch: int, logs: dict) -> None:
         if REPORTED not in logs:
             return  # no holdout this epoch: nothing to compare
         value = float(logs[REPORTED])
-        trial.report(value, step=epoch + 1)
-        if trial.should_prune():
+        storage.set_trial_intermediate_value(trial_id, epoch + 1, value)
+        if study.pruner.prune(study, storage.get_trial(trial_id)):
             raise Pruned(f"pruned after epoch {epoch + 1}: holdout accuracy {value:.5f} "
                          f"({settings.pruner} pruner)")
 
@@ -57,16 +57,17 @@ def epoch_reporter() -> Callable[[int, dict], None] | None:
 
 
 def _trial(settings, hydra_cfg):
+    """(study, storage, trial id) of this job's trial, through the study's own storage."""
     import optuna
 
     from src.sweeps import study_settings
 
     url = study_settings.storage_url(settings, hydra_cfg.sweep.dir, hydra_cfg.runtime.cwd)
     storage = optuna.storages.RDBStorage(url)
-    # the sampler plays no part in reporting; a random one costs nothing to set up
+    # the sampler plays no part in judging a trial; a random one costs nothing to set up
     study = optuna.load_study(study_name=settings.study_name, storage=storage,
                               sampler=optuna.samplers.RandomSampler(),
                               pruner=study_settings.pruner(settings))
     trial_id = storage.get_trial_id_from_study_id_trial_number(
         storage.get_study_id_from_name(settings.study_name), hydra_cfg.job.num)
-    return optuna.trial.Trial(study, trial_id)
+    return study, storage, trial_id

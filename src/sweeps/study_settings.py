@@ -8,6 +8,7 @@ Every setting is checked here, in one line each, before any trial trains
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 from pathlib import Path
@@ -26,6 +27,7 @@ from optuna.distributions import (
     distribution_to_json,
 )
 
+from src.utils import sqlite_url
 from src.utils.errors import ConfigError
 
 SAMPLERS = {
@@ -42,12 +44,19 @@ PRUNERS = {
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "none": optuna.pruners.NopPruner,
 }
+# samplers that need a package the project does not install
+SAMPLER_NEEDS = {"cmaes": "cmaes", "gp": "torch"}
 SEARCH_SPACE = "search_space"  # the study's user attribute: the space it was made for
 DATABASE = "optuna.db"  # the default storage's file, in the sweep dir
+LOCK = "search.lock"  # in the sweep dir, held while a search runs there
 
 
 def sampler(settings: DictConfig) -> optuna.samplers.BaseSampler:
     cls = _named(SAMPLERS, settings.sampler, "sampler")
+    needs = SAMPLER_NEEDS.get(str(settings.sampler))
+    if needs and importlib.util.find_spec(needs) is None:
+        raise ConfigError(f"hydra.sweeper.sampler={settings.sampler} needs {needs}, which is "
+                          f"not installed: pip install {needs}, or pick another sampler")
     seeded = "seed" in inspect.signature(cls).parameters
     return cls(seed=settings.seed) if seeded else cls()
 
@@ -69,18 +78,9 @@ def prunes(settings: DictConfig) -> bool:
 
 
 def storage_url(settings: DictConfig, sweep_dir: Path | str, cwd: Path | str) -> str:
-    """The study's storage URL, with a relative SQLite path made absolute against the directory
-    the command was typed in, so that jobs running elsewhere find the same file."""
-    url = settings.storage or f"sqlite:///{Path(sweep_dir) / DATABASE}"
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url[len(prefix):].startswith("/"):
-        url = prefix + str(Path(cwd).resolve() / url[len(prefix):])
-    return url
-
-
-def sqlite_file(url: str) -> Path | None:
-    prefix = "sqlite:///"
-    return Path(url[len(prefix):]) if url.startswith(prefix) else None
+    """The study's storage URL (default: SQLite in the sweep dir), absolute."""
+    return sqlite_url.absolute(settings.storage or f"{sqlite_url.PREFIX}"
+                               f"{Path(sweep_dir) / DATABASE}", cwd)
 
 
 def search_space(settings: DictConfig, arguments: list[str]) -> tuple[dict, dict]:
@@ -112,7 +112,7 @@ def space_record(distributions: dict[str, BaseDistribution], direction: str) -> 
 
 def check_study(url: str, name: str, record: str) -> None:
     """A study that exists under this name must have been made for this search space."""
-    path = sqlite_file(url)
+    path = sqlite_url.file_of(url)
     if path is not None and not path.is_file():
         return
     try:
@@ -120,8 +120,13 @@ def check_study(url: str, name: str, record: str) -> None:
     except KeyError:
         return  # a new study in an existing database
     except Exception as err:  # noqa: BLE001 - any storage that cannot be opened is one line
+        reason = " ".join(str(err).split())
+        if "schema" in reason.lower() or "upgrade" in reason.lower():
+            raise ConfigError(f"the study storage {url} was written by an older Optuna: "
+                              f"upgrade it with `optuna storage upgrade --storage {url}`, "
+                              "then run again") from None
         raise ConfigError(f"cannot open the study storage {url}: {type(err).__name__}: "
-                          f"{str(err).splitlines()[0]}") from None
+                          f"{reason[:200]}") from None
     found = study.user_attrs.get(SEARCH_SPACE)
     if found is not None and found != record:
         was, now = json.loads(found), json.loads(record)
@@ -142,8 +147,13 @@ def check(settings: DictConfig, sweep_dir: Path, cwd: Path, arguments: list[str]
         raise ConfigError(f"hydra.sweeper.direction={settings.direction}: use maximize or "
                           "minimize")
     distributions, _ = search_space(settings, arguments)
-    check_study(storage_url(settings, sweep_dir, cwd), settings.study_name,
-                space_record(distributions, str(settings.direction)))
+    url = storage_url(settings, sweep_dir, cwd)
+    database = sqlite_url.file_of(url)
+    if database is not None and database.parent != (Path(cwd) / sweep_dir).resolve() and \
+            not database.parent.is_dir():  # the sweep dir is made by the search itself
+        raise ConfigError(f"hydra.sweeper.storage={settings.storage}: the folder "
+                          f"{database.parent} does not exist")
+    check_study(url, settings.study_name, space_record(distributions, str(settings.direction)))
 
 
 def _named(table: dict, name: Any, what: str):
@@ -155,20 +165,29 @@ def _named(table: dict, name: Any, what: str):
 
 
 def _distribution(override: Override) -> BaseDistribution:
+    try:
+        return _distribution_of(override)
+    except (TypeError, ValueError) as err:  # Optuna's word on bad bounds, e.g. low > high
+        raise ConfigError(f"search space {override.input_line}: "
+                          f"{' '.join(str(err).split())}") from None
+
+
+def _distribution_of(override: Override) -> BaseDistribution:
     value = override.value()
-    key = override.get_key_element()
     if isinstance(value, IntervalSweep):
+        # Hydra keeps interval bounds as floats: tag(int, interval(a, b)) asks for integers
         log = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log)
+        if "int" in value.tags:
+            return IntDistribution(int(value.start), int(value.end), log=log)
         return FloatDistribution(float(value.start), float(value.end), log=log)
     if isinstance(value, RangeSweep) and not value.shuffle:
+        values = list(override.sweep_iterator())  # Hydra's range() leaves out stop, as Python's
+        if not values:
+            raise ValueError("the range is empty")
         if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
-            # Hydra's range() leaves out its stop, as Python's does
-            return IntDistribution(value.start, value.stop - value.step, step=value.step)
-        stop = value.stop - value.step
-        return FloatDistribution(float(value.start), float(stop), step=float(value.step))
+            return IntDistribution(values[0], values[-1], step=value.step)
+        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
     choices = list(override.sweep_iterator(transformer=Transformer.encode))
     if not choices:
-        raise ConfigError(f"search space {key}: no values to choose from")
+        raise ValueError("no values to choose from")
     return CategoricalDistribution(choices)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.digit_harness.optuna_sweeper import TARGET as OPTUNA
 from src.runs.run_dir import HYDRA
 from src.utils.atomic_io import write_text
 from src.utils.errors import ConfigError
@@ -38,7 +39,7 @@ def check(sweep_dir: Path, wanted: dict) -> None:
     record = sweep_dir / RECORD
     if record.is_file():
         try:
-            found = json.loads(record.read_text())
+            found = _current(json.loads(record.read_text()))
         except ValueError:
             found = {}
         if found == wanted:
@@ -52,6 +53,24 @@ def check(sweep_dir: Path, wanted: dict) -> None:
     if any(sweep_dir.glob(f"*/{HYDRA}")):
         raise ConfigError(f"sweep dir {sweep_dir} already holds jobs of an unrecorded sweep: "
                           "pick another hydra.sweep.dir, or remove that dir")
+
+
+# A search begun under hydra-optuna-sweeper (before the project's own sweeper) is the same
+# search: it may resume under the new one (its database after `optuna storage upgrade`).
+LEGACY_SWEEPERS = {
+    "hydra_plugins.digit_harness.resumable_optuna_sweeper.ResumableOptunaSweeper": OPTUNA,
+}
+
+
+def _current(found: dict) -> dict:
+    if not isinstance(found, dict):
+        return {}
+    found = dict(found)
+    found["sweeper"] = LEGACY_SWEEPERS.get(found.get("sweeper"), found.get("sweeper"))
+    direction = found.get("direction")
+    if isinstance(direction, str) and direction.startswith("Direction."):  # the old enum
+        found["direction"] = direction.removeprefix("Direction.")
+    return found
 
 
 def _difference(key: str, was, now) -> str:

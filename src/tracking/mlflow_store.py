@@ -10,10 +10,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from src.utils import sqlite_url
 from src.utils.errors import ConfigError
 
 BACKENDS = ("none", "mlflow")
-SQLITE = "sqlite:///"
+ARTIFACTS = "mlartifacts"  # beside a SQLite store: its experiments' artifacts
 INSTALL = "make setup EXTRAS=tracking (or pip install -e '.[tracking]')"
 # A server that is gone should cost a run seconds, not MLflow's default minutes of retries.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
@@ -25,12 +26,7 @@ def enabled(tracking: DictConfig) -> bool:
 
 
 def resolve_uri(uri: str, cwd: Path | str) -> str:
-    """A relative SQLite path made absolute against where the command was typed, so that
-    every job of a sweep, wherever it runs, writes to the same database."""
-    uri = str(uri)
-    if uri.startswith(SQLITE) and not uri[len(SQLITE):].startswith("/"):
-        return SQLITE + str(Path(cwd).resolve() / uri[len(SQLITE):])
-    return uri
+    return sqlite_url.absolute(uri, cwd)
 
 
 def client(uri: str):
@@ -53,10 +49,11 @@ def check(tracking: DictConfig, cwd: Path | str) -> None:
     if not enabled(tracking):
         return
     uri = resolve_uri(tracking.uri, cwd)
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE):]).parent.is_dir():
+    database = sqlite_url.file_of(uri)
+    if database is not None and not database.parent.is_dir():
         # MLflow would make the folders: a typo would start a second, hidden store
-        raise ConfigError(f"tracking.uri={tracking.uri}: the folder "
-                          f"{Path(uri[len(SQLITE):]).parent} does not exist")
+        raise ConfigError(f"tracking.uri={tracking.uri}: the folder {database.parent} does "
+                          "not exist")
     mlflow = client(uri)
     try:
         mlflow.search_experiments(max_results=1)
@@ -74,8 +71,9 @@ def experiment_id(mlflow, name: str, uri: str) -> str:
     if found is not None:
         return found.experiment_id
     location = None
-    if uri.startswith(SQLITE):
-        location = (Path(uri[len(SQLITE):]).parent / "mlartifacts").as_uri()
+    database = sqlite_url.file_of(uri)
+    if database is not None:
+        location = (database.parent / ARTIFACTS).as_uri()
     return mlflow.create_experiment(name, artifact_location=location)
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"  # MLflow's run statuses
 BATCH = 100  # MLflow takes at most this many params in one call
+MAX_KEY, MAX_VALUE = 250, 6000  # MLflow's limits on a param's name and value
 
 
 class RunTracker:
@@ -48,6 +49,7 @@ def start(cfg: DictConfig, run: RunDir, cwd: Path | str, sweep_dir: Path | None)
 class MlflowRunTracker(RunTracker):
     def __init__(self, cfg: DictConfig, run: RunDir, cwd, sweep_dir: Path | None) -> None:
         self.run_id = None
+        self.lost = None  # the client, once a call failed and tracking stopped
         uri = mlflow_store.resolve_uri(cfg.tracking.uri, cwd)
         self.mlflow = mlflow_store.client(uri)
         self._call(lambda mlflow: self._create(mlflow, cfg, run, uri, sweep_dir))
@@ -86,9 +88,14 @@ class MlflowRunTracker(RunTracker):
         self.end(FINISHED, "")
 
     def end(self, status: str, reason: str) -> None:
+        if self.mlflow is None and self.lost is not None and self.run_id is not None:
+            # tracking stopped mid-run: one last try, so the MLflow run does not stay RUNNING
+            self.mlflow, status = self.lost, FAILED if status == FINISHED else status
+            reason = reason or "tracking stopped during the run; the run dir has every result"
         if reason:
             self._call(lambda mlflow: mlflow.set_tag(self.run_id, "end_reason", reason[:5000]))
         self._call(lambda mlflow: mlflow.set_terminated(self.run_id, status))
+        self.mlflow = None
 
     def _log_metrics(self, mlflow, values: dict, step: int) -> None:
         from mlflow.entities import Metric
@@ -107,7 +114,7 @@ class MlflowRunTracker(RunTracker):
         except Exception as err:  # noqa: BLE001 - the tracker must never cost the run
             log.warning("MLflow tracking stopped (%s: %s); the run goes on, its run dir keeps "
                         "every result", type(err).__name__, " ".join(str(err).split())[:200])
-            self.mlflow = None
+            self.lost, self.mlflow = self.mlflow, None
 
 
 def flatten(tree, prefix: str = "") -> list[tuple[str, str]]:
@@ -115,4 +122,5 @@ def flatten(tree, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(tree, dict):
         return [item for key, value in tree.items()
                 for item in flatten(value, f"{prefix}{key}.")]
-    return [(prefix[:-1], str(tree)[:6000])]
+    key = prefix[:-1]
+    return [(key, str(tree)[:MAX_VALUE])] if len(key) <= MAX_KEY else []

@@ -20,8 +20,13 @@ class SweepTrackingCallback(Callback):
         if not mlflow_store.enabled(config.tracking):
             return
         sweep = RunDir(Path(str(config.hydra.sweep.dir)))
-        if sweep.tracking():
-            return  # a resumed search: the same parent run
+        record = sweep.tracking()
+        if record:  # a resumed search: the same parent run, running again
+            try:
+                mlflow_store.client(record["uri"]).update_run(record["run_id"], status="RUNNING")
+            except Exception as err:  # noqa: BLE001 - the jobs are tracked all the same
+                log.warning("MLflow: the sweep's parent run was not reopened: %s", err)
+            return
         uri = mlflow_store.resolve_uri(config.tracking.uri, config.hydra.runtime.cwd)
         mlflow = mlflow_store.client(uri)
         experiment = mlflow_store.experiment_id(mlflow, config.tracking.experiment, uri)
