@@ -208,6 +208,9 @@ def closed_port():
 FAILURES = {
     "401 bad credentials": ({"KAGGLE_KEY": "not-the-key-999"}, None, ["401", "credentials"]),
     "403 rules": ({}, "rules", ["403", "accept", "rules"]),
+    # what Kaggle answers for a misspelt competition and for one the account has not joined
+    "403 participate": ({}, "participate", ["403", "kaggle.competition", "joined",
+                                            "/competitions/digit-recognizer/rules"]),
     "404 competition": ({}, "404", ["not found", "kaggle.competition"]),
     "429 rate limit": ({}, 429, ["429", "rate limited"]),
     "500 server": ({}, 500, ["server error 500"]),
@@ -218,7 +221,8 @@ FAILURES = {
 
 # How many times `make submit` sends the upload under each failure: failures of the
 # credentials, the rules, the competition's name or the connection stop it before the upload.
-UPLOADS_BEFORE_FAILING = {"401 bad credentials": 0, "403 rules": 0, "404 competition": 0,
+UPLOADS_BEFORE_FAILING = {"401 bad credentials": 0, "403 rules": 0, "403 participate": 1,
+                          "404 competition": 0,
                           "429 rate limit": 1, "500 server": 1, "connection refused": 0,
                           "timeout": 1}
 
@@ -234,6 +238,9 @@ def arrange(world, failure, method):
         world.stub.rules_accepted = False
     elif action == "404":
         extra_args.append("kaggle.competition=digit-recogniser")
+    elif action == "participate":
+        world.stub.fail(method, 403, "Permission 'competitions.participate' was denied",
+                        times=10)
     elif action == "hang":
         world.stub.fail(method, hang=8, times=10)
     elif action:

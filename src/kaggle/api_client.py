@@ -210,9 +210,12 @@ def explain(what: str, err: Exception, settings: dict, source: str,
             return False, (f"Kaggle refused the credentials from {source} (401): check the "
                            f"username and key, or create a new token at {SETTINGS_URL}")
         if status == 403:
-            if "participate" in detail:
+            if "participate" in detail:  # Kaggle's answer to a misspelt name and to a
+                # competition this account has not joined alike
                 return False, (f"could not {what}: no access to competition '{comp}' (403: "
-                               f"{detail}); check kaggle.competition")
+                               f"{detail}): check the name (kaggle.competition), and that this "
+                               "account has joined it: accept its rules on "
+                               f"https://www.kaggle.com/competitions/{comp}/rules")
             return False, (f"could not {what}: Kaggle says 403 ({detail}); accept the "
                            f"competition's rules on https://www.kaggle.com/competitions/{comp}/rules")
         if status == 404:
