@@ -22,12 +22,12 @@ from src.utils.errors import ConfigError, exit_on_error
 def main(argv: list[str]) -> None:
     settings = command_config.load(argv, name="mlflow_ui")
     uri = mlflow_store.resolve_uri(settings.uri, Path.cwd())
-    mlflow_store.client(uri)  # one line when MLflow is not installed
     database = sqlite_url.file_of(uri)
-    if database is not None and not database.is_file():
+    if database is not None and not database.is_file():  # before MLflow, which would make it
         raise ConfigError(f"no MLflow database at {database}: train with "
                           "tracking=mlflow first (python -m src.run tracking=mlflow), or name "
                           "it with uri=")
+    mlflow_store.client(uri)  # one line when MLflow is not installed
     ports.check_free(settings.host, settings.port)
     print(f"MLflow UI on {uri} at http://{settings.host}:{settings.port}; Ctrl-C stops",
           flush=True)

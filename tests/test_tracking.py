@@ -199,3 +199,10 @@ def test_the_mlflow_ui_shows_the_experiment_and_the_run(tracked, tmp_path):
 
         os.killpg(ui.pid, signal.SIGKILL)
         ui.wait(timeout=30)
+
+
+def test_the_mlflow_ui_without_a_database_is_one_line_and_makes_none(tmp_path):
+    db = tmp_path / "none" / "mlflow.db"
+    line = one_line_error(run_module("src.mlflow_ui", f"uri=sqlite:///{db}", cwd=tmp_path))
+    assert "no MLflow database at" in line and "tracking=mlflow" in line
+    assert not db.parent.exists()
