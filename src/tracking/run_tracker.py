@@ -88,14 +88,25 @@ class MlflowRunTracker(RunTracker):
         self.end(FINISHED, "")
 
     def end(self, status: str, reason: str) -> None:
-        if self.mlflow is None and self.lost is not None and self.run_id is not None:
-            # tracking stopped mid-run: one last try, so the MLflow run does not stay RUNNING
-            self.mlflow, status = self.lost, FAILED if status == FINISHED else status
-            reason = reason or "tracking stopped during the run; the run dir has every result"
+        if self.mlflow is None:
+            if self.lost is not None and self.run_id is not None:
+                self._last_try(status)
+            return
         if reason:
             self._call(lambda mlflow: mlflow.set_tag(self.run_id, "end_reason", reason[:5000]))
         self._call(lambda mlflow: mlflow.set_terminated(self.run_id, status))
         self.mlflow = None
+
+    def _last_try(self, status: str) -> None:
+        """Tracking stopped mid-run: one quiet try to close the MLflow run (a store that came
+        back, or an error that was not the store's), so that it does not stay RUNNING."""
+        try:
+            self.lost.set_tag(self.run_id, "end_reason", "tracking stopped during the run; "
+                              "the run dir has every result")
+            self.lost.set_terminated(self.run_id, FAILED if status == FINISHED else status)
+        except Exception as err:  # noqa: BLE001 - the one warning has been given
+            log.debug("MLflow run %s left open: %s", self.run_id, err)
+        self.lost = None
 
     def _log_metrics(self, mlflow, values: dict, step: int) -> None:
         from mlflow.entities import Metric
