@@ -29,7 +29,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from tests.kaggle_kernels_stub import KernelsHandlers
+
 API = "/api/v1/competitions.CompetitionApiService/"
+KERNELS_API = "/api/v1/kernels.KernelsApiService/"  # handled by tests/kaggle_kernels_stub.py
 INTROSPECT = "/api/v1/security.OAuthService/IntrospectToken"
 FILES = ("train.csv", "test.csv", "sample_submission.csv")
 MAX_HANG = 30.0  # seconds: a hang is bounded so a test can never block forever
@@ -130,7 +133,7 @@ class KaggleStub:
         return sum(1 for s in self.submissions if s["when"].date() == today)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
     owner: KaggleStub
     protocol_version = "HTTP/1.1"
 
@@ -193,7 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         stub, path = self.owner, self._path()
         body = self._body()
-        method = path[len(API):] if path.startswith(API) else path
+        service = next((s for s in (API, KERNELS_API) if path.startswith(s)), None)
+        method = path[len(service):] if service else path
         stub.calls.append(f"POST {method}")
         action = None
         with stub._lock:
@@ -211,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
             token = json.loads(body or b"{}").get("token")
             active = bool(stub.token) and token == stub.token
             return self._json(200, {"active": active, "username": stub.username if active else ""})
-        if not path.startswith(API):
+        if service is None:
             return self._error(404, f"unknown endpoint {path}")
         if not self._authorized():
             said = self.headers.get("Authorization", "") if self.owner.echo_credentials else ""

@@ -141,12 +141,12 @@ class Client:
                                                 force=True, quiet=True)
             return folder / f"{self.competition}.zip"
 
-        return self._call("download the data", attempt, retry=True)
+        return self.call("download the data", attempt, retry=True)
 
     def allowed_now(self) -> int | None:
         """Submissions the team may still make today; None when Kaggle does not say (it
         reports all zeros for a user who has not joined the competition yet)."""
-        limits = self._call("read the submission limits",
+        limits = self.call("read the submission limits",
                             lambda: self.api.competition_get_submission_limits(self.competition),
                             retry=True)
         if not (limits.num_today or limits.num_total or limits.num_allowed_now):
@@ -154,7 +154,7 @@ class Client:
         return int(limits.num_allowed_now)
 
     def submissions(self) -> list:
-        return self._call("list your submissions",
+        return self.call("list your submissions",
                           lambda: self.api.competition_submissions(self.competition,
                                                                    page_size=200),
                           retry=True) or []
@@ -162,7 +162,7 @@ class Client:
     def submit(self, path: Path, message: str) -> int:
         """Send a submission once; return its Kaggle ref."""
         try:
-            response = self._call("submit", lambda: self.api.competition_submit(
+            response = self.call("submit", lambda: self.api.competition_submit(
                 str(path), message, self.competition, quiet=True), retry=False)
         except KaggleError as err:
             if err.transient:  # the file may have reached Kaggle before the failure
@@ -174,7 +174,9 @@ class Client:
                               ": nothing was submitted; try again later")
         return int(response.ref)
 
-    def _call(self, what: str, fn, retry: bool):
+    def call(self, what: str, fn, retry: bool):
+        """`fn()` (a call on `self.api`) under this module's timeout, retries (when `retry`:
+        only for calls safe to repeat) and one-line errors; `what` completes "could not ..."."""
         return _attempts(what, fn, self.settings, self.source, retry, self.competition)
 
 
