@@ -18,6 +18,7 @@ FORCE   ?=
 WHEEL   ?=
 MESSAGE ?=
 DRY_RUN ?=
+WAIT    ?=
 BENCH   ?= full
 SECTIONS ?=
 STUDY   ?=
@@ -26,10 +27,10 @@ EXTRAS  ?=
 PORT    ?=
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
-	predict ensemble dashboard mlflow-ui
+	predict ensemble dashboard mlflow-ui kaggle-run leaderboard
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: $(VENV)/.installed $(if $(EXTRAS),$(VENV)/.installed-$(EXTRAS)) ## create .venv with the project and its dev tools (pytest, ruff); EXTRAS=tracking adds MLflow
 
@@ -72,11 +73,17 @@ report: setup ## one self-contained HTML page of a run or sweep (RUN=dir; defaul
 score: setup ## score FILE (default: the newest submission) against the replica's answer key
 	$(PY) -m src.score $(FILE)
 
-submit: setup ## send FILE (default: the newest) to Kaggle; MESSAGE=, FORCE=1, DRY_RUN=1
-	$(PY) scripts/submit.py $(if $(FILE),--file "$(FILE)") $(if $(MESSAGE),--message "$(MESSAGE)") $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run)
+submit: setup ## send FILE (default: the newest) to Kaggle; MESSAGE=, FORCE=1, DRY_RUN=1, WAIT=1 (wait for its score)
+	$(PY) scripts/submit.py $(if $(FILE),--file "$(FILE)") $(if $(MESSAGE),--message "$(MESSAGE)") $(if $(FORCE),--force) $(if $(DRY_RUN),--dry-run) $(if $(WAIT),--wait)
 
 scores: setup ## fetch public scores into the ledger; print holdout vs public score
 	$(PY) scripts/scores.py
+
+kaggle-run: setup ## train in a Kaggle session on its GPU: ARGS="model=cnn ..." ("-m seed=1,2,3": a kernel a job)
+	$(PY) -m src.kaggle_run $(ARGS)
+
+leaderboard: setup ## the public leaderboard's top, your best public score and rank, the ledger's best holdout
+	$(PY) scripts/leaderboard.py
 
 test: setup ## run the test suite (tiny generated data, a few minutes)
 	$(PY) -m pytest -m "not slow and not slurm"
@@ -98,5 +105,5 @@ bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=qui
 	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick) $(if $(SECTIONS),--sections $(SECTIONS))
 
 clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
-	rm -rf outputs multirun bench-quick .pytest_cache .ruff_cache data/*/.cache
+	rm -rf outputs multirun .kaggle-staging bench-quick .pytest_cache .ruff_cache data/*/.cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

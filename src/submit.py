@@ -1,11 +1,15 @@
 """`make submit`: send a submission file to Kaggle, once, and record the attempt.
 
-    python scripts/submit.py [--file F] [--message M] [--force] [--dry-run] [overrides...]
+    python scripts/submit.py [--file F] [--message M] [--force] [--dry-run] [--wait]
+                             [overrides...]
 
 The file is validated before any network call; a file whose sha256 was already submitted is
-refused unless --force; the daily allowance is checked first; the attempt is appended to the
-ledger whatever its outcome once Kaggle was contacted. A submission is never retried: after a
-failure whose outcome is unknown, `make scores` shows whether Kaggle recorded it.
+refused unless --force; the daily allowance is checked first. One submit at a time: the
+ledger's lock is held from that check until the outcome is on record. The ledger row is
+written (`sending`) before the file goes out and completed after, so a process killed in
+between leaves a row that blocks a resend until `make scores` has asked Kaggle. A submission
+is never retried. With --wait it then polls Kaggle for the score (kaggle.poll_interval, at most
+kaggle.wait_timeout): Ctrl-C stops the waiting, not the submission.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from src.config import command_config
-from src.kaggle import api_client, ledger
+from src.kaggle import api_client, ledger, score_wait
+from src.public_scores import status_of, track_public_scores
 from src.runs.run_dir import finished_runs
 from src.submissions import submission_csv
 from src.utils.errors import SubmissionError, exit_on_error
 from src.utils.file_hash import sha256_file
+
+EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
 
 @exit_on_error
@@ -32,6 +39,8 @@ def main(argv: list[str]) -> int | None:
     parser.add_argument("--message", help="default: built from the run that wrote the file")
     parser.add_argument("--force", action="store_true", help="send a file already submitted")
     parser.add_argument("--dry-run", action="store_true", help="do everything but send")
+    parser.add_argument("--wait", action="store_true",
+                        help="then wait for Kaggle's score (kaggle.wait_timeout)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. kaggle.timeout=30")
     args = parser.parse_args(argv)
     cfg = command_config.load(args.overrides)
@@ -39,15 +48,23 @@ def main(argv: list[str]) -> int | None:
 
     path = Path(args.file) if args.file else submission_csv.newest(cfg.submission.dir)
     submission_csv.read(path, settings["test_rows"])  # before any network call
+    with ledger.locked(settings["ledger"], "make submit"):
+        sent = send(args, settings, path)
+    if sent is None:
+        return None
+    client, row = sent
+    if args.wait:
+        report_score(client, row, settings)
+    return int(row["kaggle_ref"])
+
+
+def send(args, settings: dict, path: Path) -> tuple[api_client.Client, dict] | None:
+    """Check, send and record; None for a dry run. The caller holds the ledger's lock."""
     digest = sha256_file(path)
-    # Sent before: anything Kaggle gave a ref, or whose outcome is unknown.
-    earlier = [row for row in ledger.read(settings["ledger"]) if row["sha256"] == digest
-               and (row["kaggle_ref"] or row["status"].startswith("unknown"))]
+    earlier = [row for row in ledger.read(settings["ledger"])
+               if row["sha256"] == digest and ledger.counts_as_sent(row)]
     if earlier and not args.force:
-        first = earlier[0]
-        ref = f"Kaggle ref {first['kaggle_ref']}" if first["kaggle_ref"] else first["status"]
-        raise SubmissionError(f"{path} was already submitted on {first['time']} ({ref}): "
-                              "--force (FORCE=1) sends it again")
+        raise SubmissionError(already_sent(path, earlier[0]))
     run = find_run(path, settings["run_dirs"])
     message = args.message or describe(path, run)
     row = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "file": str(path),
@@ -58,30 +75,102 @@ def main(argv: list[str]) -> int | None:
         print("dry run: no Kaggle credentials, so a real submit would stop here")
         return None
     client = api_client.connect(settings)
+    if args.wait:
+        score_wait.check_settings(client, settings)
     try:
         allowed = client.allowed_now()
         if allowed is not None and allowed <= 0:
             raise api_client.KaggleError(
                 f"the daily submission limit of {settings['competition']} is reached: "
                 "try again after midnight UTC")
+    except api_client.KaggleError as err:
+        if not args.dry_run:  # Kaggle was contacted; nothing was sent
+            ledger.append(settings["ledger"], {**row, "status": f"failed: {err}"})
+        raise
+    if args.dry_run:
         left = "unknown" if allowed is None else str(allowed)
-        if args.dry_run:
-            print(f"dry run: would submit {path} ({left} submissions left today); "
-                  f"message: {message}")
-            return None
+        print(f"dry run: would submit {path} ({left} submissions left today); "
+              f"message: {message}")
+        return None
+
+    ledger.append(settings["ledger"], {**row, "status": ledger.SENDING})
+    try:
         ref = client.submit(path, message)
     except api_client.KaggleError as err:
-        if not args.dry_run:
-            # A transient failure may come after Kaggle recorded the file: `make scores`
-            # matches such a row to the submission by its message.
-            status = "unknown" if err.transient else "failed"
-            ledger.append(settings["ledger"], {**row, "status": f"{status}: {err}"})
+        # A transient failure may come after Kaggle recorded the file: `make scores`
+        # matches such a row to the submission by its message.
+        status = ledger.UNKNOWN if err.transient else "failed"
+        complete(settings, row, {"status": f"{status}: {err}"})
         raise
-    ledger.append(settings["ledger"], {**row, "kaggle_ref": ref, "status": "submitted"})
-    left = "" if allowed is None else f"{allowed - 1} submissions left today; "
-    print(f"submitted {path} to {settings['competition']} (ref {ref}); {left}"
-          "`make scores` fetches its public score")
-    return ref
+    except KeyboardInterrupt:  # the row stays `sending`: only Kaggle knows what it got
+        raise SubmissionError(f"interrupted while sending {path}: Kaggle may have it, so a "
+                              "resend is refused until `make scores` has asked") from None
+    row = complete(settings, row, {"kaggle_ref": str(ref), "status": "submitted"})
+    left = "" if allowed is None else f"; {allowed - 1} submissions left today"
+    then = "" if args.wait else "; `make scores` fetches its public score"
+    print(f"submitted {path} to {settings['competition']} (ref {ref}){left}{then}",
+          flush=True)
+    return client, row
+
+
+def already_sent(path: Path, first: dict) -> str:
+    if first["kaggle_ref"]:
+        how = f"Kaggle ref {first['kaggle_ref']}"
+    elif first["status"] == ledger.SENDING:
+        how = ("its process stopped while sending it, so whether Kaggle has it is unknown: "
+               "`make scores` asks Kaggle")
+    else:
+        how = first["status"]
+    return (f"{path} was already submitted on {first['time']} ({how}): --force (FORCE=1) "
+            "sends it again")
+
+
+def complete(settings: dict, row: dict, changes: dict) -> dict:
+    """Replace this attempt's `sending` row by its outcome."""
+    def mine(r):
+        return r["time"] == row["time"] and r["sha256"] == row["sha256"] \
+            and r["status"] == ledger.SENDING
+
+    try:
+        return ledger.update(settings["ledger"], mine, changes)
+    except LookupError:  # the ledger was moved away meanwhile: keep the outcome all the same
+        ledger.append(settings["ledger"], {**row, **changes})
+        return {**row, **changes}
+
+
+def report_score(client: api_client.Client, row: dict, settings: dict) -> None:
+    """Wait for the score of the submission `row` records, put it on the ledger and print it
+    beside the holdout accuracy."""
+    ref, name = int(row["kaggle_ref"]), Path(row["file"]).name
+    stays = f"{name} stays submitted (ref {ref}): `make scores` fetches its score later"
+    print(f"waiting for Kaggle to score it: a poll every {settings['poll_interval']} s, for at "
+          f"most {settings['wait_timeout']} s; Ctrl-C stops the waiting, not the submission",
+          flush=True)
+    try:
+        found = score_wait.wait(client, ref, settings)
+    except KeyboardInterrupt:
+        print(f"stopped waiting: {stays}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except api_client.KaggleError as err:
+        raise api_client.KaggleError(f"{err}; {stays}", err.transient) from None
+    status = status_of(found)
+    score = (found.public_score or "") if status == "complete" else ""
+    with ledger.locked(settings["ledger"], "make submit", wait=settings["lock_wait"]):
+        row = ledger.update(settings["ledger"], lambda r: r["kaggle_ref"] == str(ref),
+                            {"status": status, "public_score": score})
+    if status != "complete":
+        raise SubmissionError(f"Kaggle could not score {name} (ref {ref}): "
+                              f"{status.removeprefix('error: ')}")
+    track_public_scores([row])
+    holdout = row["holdout_accuracy"]
+    if not score:
+        print(f"{name} (ref {ref}) is scored; Kaggle does not publish its public score")
+    elif holdout:
+        print(f"{name} (ref {ref}): public score {score}, holdout {holdout}, "
+              f"gap {float(score) - float(holdout):+.5f}")
+    else:
+        print(f"{name} (ref {ref}): public score {score} (no holdout: trained on all rows, "
+              "or no run on record)")
 
 
 def find_run(path: Path, run_dirs: list[str]) -> dict:

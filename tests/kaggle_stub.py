@@ -6,9 +6,10 @@ The client reaches it through a proxy setting (see README, "Testing against a st
 
 so every request arrives with an absolute URL on http://localhost. It speaks the calls a
 download/submit harness makes (POST /api/v1/competitions.CompetitionApiService/<Method>),
-serves a zip of a data dir, accepts uploads, scores them against its own answer key, and can
-be told to fail: an HTTP status for a method, a hang, a truncated or hostile zip, a refused
-upload. It listens on loopback only and stops with its owner.
+serves a zip of a data dir, accepts uploads, scores them against its own answer key, keeps a
+public leaderboard, and can be told to fail: an HTTP status for a method, a hang, a truncated
+or hostile zip, a refused upload, a score that stays pending or ends in ERROR, a call held
+until the test lets it go. It listens on loopback only and stops with its owner.
 
     python -m tests.kaggle_stub --data DIR --key KEY.csv [--port N]   # run it by hand
 """
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from tests.kaggle_kernels_stub import KernelsHandlers
+from tests.kaggle_kernels_stub import KernelSessions, KernelsHandlers
 
 API = "/api/v1/competitions.CompetitionApiService/"
 KERNELS_API = "/api/v1/kernels.KernelsApiService/"  # handled by tests/kaggle_kernels_stub.py
@@ -51,6 +52,11 @@ class KaggleStub:
         # good | truncated | zipslip | missing-file | not-a-zip | bad-crc | bad-header
         self.zip_mode = "good"
         self.record_then_fail = False  # CreateSubmission records the file, then answers 500
+        self.pending_polls = 0  # a new submission answers PENDING to this many GetSubmission
+        self.scoring_error: str | None = None  # a new submission ends in ERROR, this the reason
+        self.team_name = username  # this account's team on the leaderboard
+        self.other_teams: list[dict] = []  # {teamName, score, date} beside it (add_team)
+        self.gates: dict[str, Gate] = {}
         self.upload_status = 200
         self.failures: dict[str, list[dict]] = {}
         self.submissions: list[dict] = []
@@ -58,6 +64,7 @@ class KaggleStub:
         self.upload_names: dict[str, str] = {}
         self.echo_credentials = False  # a careless server that repeats the key in errors
         self.calls: list[str] = []
+        self.kernels = KernelSessions(self.data_dir, competition, FILES)  # make kaggle-run
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -68,6 +75,28 @@ class KaggleStub:
         action = {"status": status, "message": message or f"stub: {method} failed",
                   "hang": hang}
         self.failures.setdefault(method, []).extend([action] * times)
+
+    def hold(self, method: str) -> Gate:
+        """Hold every call of `method` until the gate is released. CreateSubmission is held
+        after it recorded the file (Kaggle has it, the answer is slow); others before they
+        do anything."""
+        self.gates[method] = Gate()
+        return self.gates[method]
+
+    def add_team(self, name: str, score: float, day: int = 1) -> None:
+        self.other_teams.append({"teamName": name, "score": f"{score:.5f}",
+                                 "date": datetime(2026, 1, day, tzinfo=UTC)})
+
+    def leaderboard(self) -> list[dict]:
+        """Every team's best public score, best first; a tie goes to the earlier one."""
+        teams = list(self.other_teams)
+        scored = [s for s in self.submissions if s["status"] == "COMPLETE"]
+        if scored:
+            best = max(scored, key=lambda s: (float(s["publicScore"]), -s["when"].timestamp()))
+            teams.append({"teamName": self.team_name, "score": best["publicScore"],
+                          "date": best["when"]})
+        teams.sort(key=lambda t: (-float(t["score"]), t["date"]))
+        return [{"teamId": 5000 + i, **t} for i, t in enumerate(teams)]
 
     def start(self, port: int = 0) -> int:
         stub = self
@@ -88,6 +117,7 @@ class KaggleStub:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+        self.kernels.stop()
 
     def client_env(self) -> dict[str, str]:
         """Environment that points the real client here and nowhere else."""
@@ -131,6 +161,22 @@ class KaggleStub:
     def submissions_today(self) -> int:
         today = datetime.now(UTC).date()
         return sum(1 for s in self.submissions if s["when"].date() == today)
+
+
+class Gate:
+    """A held call: `reached` is set once one arrives; it goes on after `release()` (or
+    MAX_HANG), with whoever sent it perhaps gone by then."""
+
+    def __init__(self):
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def pass_through(self) -> None:
+        self.reached.set()
+        self._open.wait(MAX_HANG)
 
 
 class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
@@ -178,7 +224,7 @@ class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
             body = stub.data_zip()
             self._send(200, body, "application/zip",
                        {"Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})
-        else:
+        elif not self._kernel_output_file(path):
             self._error(404, f"no file at {path}")
 
     def do_PUT(self):
@@ -231,6 +277,8 @@ class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
                 and not stub.rules_accepted:
             return self._error(403, "You must accept this competition's rules before you'll "
                                     "be able to download files or submit.")
+        if method in stub.gates and method != "CreateSubmission":
+            stub.gates[method].pass_through()
         return handler(request)
 
     def _api_ListDataFiles(self, request):
@@ -257,20 +305,29 @@ class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
             if blob is None:
                 return self._error(400, "unknown blob token")
             status, score = stub.score(blob)
+            error = ""
+            if stub.scoring_error is not None:
+                status, score, error = "ERROR", "", stub.scoring_error
             ref = 1000 + len(stub.submissions)
             stub.submissions.append({
                 "ref": ref,
                 "fileName": stub.upload_names.get(request.get("blobFileTokens"), "?"),
                 "when": datetime.now(UTC), "description": request.get("submissionDescription", ""),
                 "status": status, "publicScore": score, "privateScore": "",
+                "errorDescription": error, "teamName": stub.team_name,
+                "pendingPolls": stub.pending_polls,
             })
+        if "CreateSubmission" in stub.gates:
+            stub.gates["CreateSubmission"].pass_through()
         if stub.record_then_fail:
             return self._error(500, "stub: recorded, then failed to answer")
         self._json(200, {"message": "Successfully submitted to Digit Recognizer", "ref": ref})
 
     def _submission_json(self, s):
-        return {**{k: v for k, v in s.items() if k != "when"},
-                "date": s["when"].strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        shown = {k: v for k, v in s.items() if k not in ("when", "pendingPolls")}
+        if s.get("pendingPolls"):  # not scored yet: no score, no error
+            shown.update(status="PENDING", publicScore="", errorDescription="")
+        return {**shown, "date": s["when"].strftime("%Y-%m-%dT%H:%M:%S.000Z")}
 
     def _api_ListSubmissions(self, request):
         listed = [self._submission_json(s) for s in reversed(self.owner.submissions)]
@@ -279,8 +336,22 @@ class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
     def _api_GetSubmission(self, request):
         for s in self.owner.submissions:
             if s["ref"] == request.get("ref"):
-                return self._json(200, self._submission_json(s))
+                shown = self._submission_json(s)
+                if s.get("pendingPolls"):
+                    s["pendingPolls"] -= 1
+                return self._json(200, shown)
         self._error(404, "no such submission")
+
+    def _api_GetLeaderboard(self, request):
+        # the page token is the offset of the page's first entry
+        board = self.owner.leaderboard()
+        start = int(request.get("pageToken") or 0)
+        end = start + int(request.get("pageSize") or 20)
+        page = [{"teamId": t["teamId"], "teamName": t["teamName"], "score": t["score"],
+                 "submissionDate": t["date"].strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+                for t in board[start:end]]
+        self._json(200, {"submissions": page,
+                         "nextPageToken": str(end) if end < len(board) else ""})
 
     def _api_GetSubmissionLimits(self, request):
         stub = self.owner

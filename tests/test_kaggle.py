@@ -64,8 +64,11 @@ class World:
     def submit(self, *args, **env):
         return run_module("scripts.submit", *args, *self.overrides(), env=self.env(**env))
 
-    def scores(self, **env):
-        return run_module("scripts.scores", *self.overrides(), env=self.env(**env))
+    def scores(self, *args, **env):
+        return run_module("scripts.scores", *self.overrides(), *args, env=self.env(**env))
+
+    def leaderboard(self, *args, **env):
+        return run_module("scripts.leaderboard", *self.overrides(), *args, env=self.env(**env))
 
     def a_submission(self, labels=None):
         labels = np.zeros(120, int) if labels is None else labels

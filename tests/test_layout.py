@@ -43,7 +43,7 @@ def test_every_top_level_folder_the_readme_lists_exists():
 
 def test_the_commands_users_run_are_at_the_top_of_src():
     for command in ("run", "predict", "ensemble", "show", "report", "score", "summarize",
-                    "bench", "submit", "public_scores"):
+                    "bench", "submit", "public_scores", "leaderboard", "kaggle_run"):
         source = (ROOT / "src" / f"{command}.py").read_text()
         assert "def main(" in source and source.count('__name__ == "__main__"') == 1, command
 

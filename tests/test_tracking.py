@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from src.public_scores import _track_public_scores
+from src.public_scores import track_public_scores
 from tests.helpers import (
     CHROMIUM,
     NO_CHROMIUM,
@@ -65,8 +65,8 @@ def test_a_run_is_an_mlflow_run_with_its_config_epochs_metrics_and_files(tracked
 @needs_mlflow
 def test_make_scores_puts_the_public_score_on_the_run_that_made_the_submission(tracked):
     record = json.loads((tracked / "run" / "tracking.json").read_text())
-    _track_public_scores([{"run_dir": str(tracked / "run"), "public_score": "0.98765"},
-                          {"run_dir": "", "public_score": "0.5"}])
+    track_public_scores([{"run_dir": str(tracked / "run"), "public_score": "0.98765"},
+                         {"run_dir": "", "public_score": "0.5"}])
     run = client(tracked / "mlflow.db").get_run(record["run_id"])
     assert run.data.metrics["public_score"] == pytest.approx(0.98765)
 

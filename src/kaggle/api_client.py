@@ -211,6 +211,8 @@ def explain(what: str, err: Exception, settings: dict, source: str,
         if status == 401:
             return False, (f"Kaggle refused the credentials from {source} (401): check the "
                            f"username and key, or create a new token at {SETTINGS_URL}")
+        if status in (400, 403, 404) and "kernel" in what:  # not the competition's rules
+            return False, f"could not {what}: Kaggle answered {status} ({detail})"
         if status == 403:
             if "participate" in detail:  # Kaggle's answer to a misspelt name and to a
                 # competition this account has not joined alike
