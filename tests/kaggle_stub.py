@@ -179,6 +179,19 @@ class Gate:
         self._open.wait(MAX_HANG)
 
 
+def serving_tiny_data(root: Path, **settings) -> KaggleStub:
+    """A started stand-in whose competition is a tiny generated data set made under
+    `root`/kaggle-side (tests/helpers.py), its answer key the data set's own."""
+    from tests.helpers import make_data_dir
+
+    source = make_data_dir(root / "kaggle-side")
+    key = np.loadtxt(root / "kaggle-side" / "answer_key" / "key.csv", delimiter=",",
+                     skiprows=1, dtype=int)[:, 1]
+    stub = KaggleStub(source, key, **settings)
+    stub.start()
+    return stub
+
+
 class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
     owner: KaggleStub
     protocol_version = "HTTP/1.1"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from src.submissions import submission_csv
-from tests.helpers import ROOT, fake_wheel, make_data_dir, one_line_error, run_module, settings_for
-from tests.kaggle_stub import KaggleStub
+from tests.helpers import ROOT, fake_wheel, one_line_error, run_module, settings_for
+from tests.kaggle_stub import serving_tiny_data
 
 SECRET = "stub-key-5EcReT-7f3a9c"
 
@@ -21,11 +21,7 @@ SECRET = "stub-key-5EcReT-7f3a9c"
 @pytest.fixture
 def world(tmp_path):
     """A stand-in Kaggle serving tiny data, and a user with a home of their own."""
-    source = make_data_dir(tmp_path / "kaggle-side")
-    key = np.loadtxt(tmp_path / "kaggle-side" / "answer_key" / "key.csv", delimiter=",",
-                     skiprows=1, dtype=int)[:, 1]
-    stub = KaggleStub(source, key, api_key=SECRET)
-    stub.start()
+    stub = serving_tiny_data(tmp_path, api_key=SECRET)
     home = tmp_path / "home"
     (home / ".kaggle").mkdir(parents=True)
     world = World(stub, tmp_path, home)

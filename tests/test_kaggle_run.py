@@ -20,18 +20,14 @@ import pytest
 from src.kaggle import kernel_bootstrap, kernel_package
 from src.submissions import submission_csv
 from tests.helpers import make_data_dir, one_line_error, run_module
-from tests.kaggle_stub import KaggleStub
+from tests.kaggle_stub import serving_tiny_data
 
 URL = "https://www.kaggle.com/code/tester/"
 
 
 @pytest.fixture
 def kaggle(tmp_path):
-    source = make_data_dir(tmp_path / "kaggle-side")
-    key = np.loadtxt(tmp_path / "kaggle-side" / "answer_key" / "key.csv", delimiter=",",
-                     skiprows=1, dtype=int)[:, 1]
-    stub = KaggleStub(source, key)
-    stub.start()
+    stub = serving_tiny_data(tmp_path)
     yield Session(stub, tmp_path)
     stub.stop()
 
