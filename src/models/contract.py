@@ -28,6 +28,11 @@ class RunnerModel:
         """JSON records of the fit for the run dir: {"history": ...} or {"search": ...}."""
         return {}
 
+    def compute_record(self) -> dict | None:
+        """Where the last fit computed (dtype policy, device strategy, replicas), for the
+        run's metrics; None: nothing to say (scikit-learn models run on the CPU)."""
+        return None
+
     def log_to(self, directory: Path) -> None:
         """Where the fit's own logs (TensorBoard) go; most models keep none."""
 

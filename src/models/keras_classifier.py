@@ -3,7 +3,8 @@
 Takes uint8 pixel rows (N, 784), as every model here does; feeds them to the network as
 (28, 28, 1) images through `tf.data`, augmented on the fly (training batches only) when the
 trainer asks. TensorFlow places the work on a GPU when one is visible, with no change here:
-one GPU trains in mixed precision, several through a MirroredStrategy.
+one GPU trains in mixed precision, several through a MirroredStrategy (`compute_plan`). Tests
+run those paths on a CPU through the SIMULATED_GPUS hook.
 
 A scikit-learn estimator: `clone`, `cross_val_score`, `GridSearchCV` and `Pipeline` take it.
 Its parameters are stored as given (scikit-learn's rule), so `trainer` is never changed in
@@ -17,7 +18,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
@@ -39,6 +41,51 @@ N_CLASSES = 10
 # Test-time augmentation's views: the image itself and its 1-pixel shifts (a digit's blank
 # border makes a roll a shift).
 TTA_SHIFTS = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+# A test hook, not a setting: DIGITS_SIMULATED_GPUS=N makes training treat N logical CPU
+# devices as N GPUs, so that the one-GPU (N=1) and several-GPU (N>1) paths, mixed precision and
+# MirroredStrategy included, run on a machine without one (tests/test_gpu_paths.py). An
+# environment variable rather than a trainer key because it describes the machine, not the
+# recipe: it stays out of the config, sweeps and MLflow params, and a run's metrics say
+# it was simulated (`models[i].compute`). Read in `_accelerators` only. TensorFlow can split
+# the CPU only before it initialises, so it takes effect in a fresh process (`python -m
+# src.run`), and the CPU stays split for the rest of that process.
+SIMULATED_GPUS = "DIGITS_SIMULATED_GPUS"
+MIXED = "mixed_float16"
+
+
+@dataclass(frozen=True)
+class ComputePlan:
+    """How a fit computes: Keras' dtype policy and the devices it mirrors the model on."""
+
+    policy: str  # "float32" | "mixed_float16"
+    accelerators: tuple[str, ...]  # the logical devices counted as GPUs; () on a plain CPU
+    simulated: bool = False
+
+    @property
+    def mirrored(self) -> bool:
+        return len(self.accelerators) > 1
+
+    def strategy(self) -> tf.distribute.Strategy:
+        if self.mirrored:  # a copy of the model on each device, gradients summed over them
+            return tf.distribute.MirroredStrategy(devices=list(self.accelerators))
+        return tf.distribute.get_strategy()  # the default: TensorFlow places ops itself
+
+    def record(self, strategy: tf.distribute.Strategy) -> dict:
+        """For the run's metrics: where this model trained."""
+        return {"policy": self.policy, "strategy": type(strategy).__name__,
+                "replicas": strategy.num_replicas_in_sync,
+                "accelerators": list(self.accelerators), "simulated_gpus": self.simulated}
+
+
+def compute_plan(accelerators: Sequence[str], mixed_precision, simulated: bool = False
+                 ) -> ComputePlan:
+    """The decision alone, from the accelerators' device names and trainer.mixed_precision
+    (auto | true | false): any accelerator computes in float16 unless mixed_precision=false
+    (the nets keep their softmax in float32); several mirror the model; a CPU runs as it is
+    (true asks for float16 on an accelerator, as auto does: float16 on a CPU is slower)."""
+    on_accelerator = bool(accelerators)
+    policy = MIXED if on_accelerator and mixed_precision in ("auto", True) else "float32"
+    return ComputePlan(policy, tuple(accelerators), simulated)
 
 
 class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
@@ -76,7 +123,14 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
     def fit(self, X, y, validation_data=None):
         t = self.trainer
         _configure_threads(self.threads, t["pipeline"]["inter_op_threads"])
-        with _process_settings(t["mixed_precision"], t["deterministic"]) as strategy:
+        accelerators, simulated = _accelerators()
+        plan = compute_plan(accelerators, t["mixed_precision"], simulated)
+        with _process_settings(t["deterministic"], plan.policy):
+            strategy = plan.strategy()
+            self.compute_ = plan.record(strategy)
+            log.info("compute: %s, %s over %d replica(s)%s", plan.policy,
+                     type(strategy).__name__, strategy.num_replicas_in_sync,
+                     f" ({SIMULATED_GPUS}: logical CPUs as GPUs)" if simulated else "")
             return self._fit(X, y, validation_data, strategy)
 
     def _fit(self, X, y, validation_data, strategy):
@@ -135,7 +189,8 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        with _process_settings(False, self.trainer.get("deterministic", False), strategy=False):
+        # the fitted model keeps the devices and dtype policy it was built with
+        with _process_settings(self.trainer.get("deterministic", False)):
             return self._predict_proba(X)
 
     def _predict_proba(self, X):
@@ -153,6 +208,9 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
     # what the runner needs beyond scikit-learn's API (src/models/contract.py)
     def training_records(self) -> dict[str, dict]:
         return {"history": self.history_}
+
+    def compute_record(self) -> dict | None:
+        return getattr(self, "compute_", None)  # None: loaded, not fitted here
 
     def log_to(self, directory: Path) -> None:
         self.set_params(log_dir=str(directory))
@@ -213,31 +271,49 @@ def _augmenter(settings: dict, seed: int) -> keras.Sequential | None:
 
 
 @contextlib.contextmanager
-def _process_settings(mixed_precision, deterministic: bool, strategy: bool = True):
+def _process_settings(deterministic: bool, policy: str | None = None):
     """Keras' dtype policy and TensorFlow's op determinism are process-wide: they hold for
     this call only, so whatever runs next in the process (another sweep job, a test) starts
-    from its own settings. Yields the device strategy: several GPUs mirror the model on each;
-    a GPU computes in float16 (the nets keep their softmax in float32) unless
-    trainer.mixed_precision=false; a CPU runs as it is."""
-    policy = keras.mixed_precision.global_policy()
+    from its own settings. `policy` None keeps the current one (predicting: a built model's
+    layers carry their own)."""
+    previous = keras.mixed_precision.global_policy()
     was_deterministic = tf_config.is_op_determinism_enabled()
     try:
         if deterministic and not was_deterministic:
             tf.config.experimental.enable_op_determinism()
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus and mixed_precision in ("auto", True):
-            keras.mixed_precision.set_global_policy("mixed_float16")
-        if not strategy:  # predicting: the fitted model keeps the devices it was built on
-            yield None
-        elif len(gpus) > 1:
-            yield tf.distribute.MirroredStrategy()
-        else:
-            yield tf.distribute.get_strategy()
+        if policy is not None:
+            keras.mixed_precision.set_global_policy(policy)
+        yield
     finally:
-        keras.mixed_precision.set_global_policy(policy)
+        keras.mixed_precision.set_global_policy(previous)
         if deterministic and not was_deterministic:
             # TensorFlow's public API can turn determinism on only; its own switch turns it off
             tf_config.disable_op_determinism()
+
+
+def _accelerators() -> tuple[list[str], bool]:
+    """The logical GPUs' device names, and False; with the SIMULATED_GPUS hook, that many
+    logical CPUs' names, and True."""
+    simulated = os.environ.get(SIMULATED_GPUS, "").strip()
+    if not simulated:
+        if not tf.config.list_physical_devices("GPU"):  # without initialising TensorFlow
+            return [], False
+        return [d.name for d in tf.config.list_logical_devices("GPU")], False
+    if not simulated.isdigit() or int(simulated) < 1:
+        raise ValueError(f"{SIMULATED_GPUS}={simulated} is not an integer >= 1")
+    n = int(simulated)
+    if n > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        # RuntimeError: initialised already (an earlier fit of this process split it)
+        with contextlib.suppress(RuntimeError):
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < n:
+        raise RuntimeError(f"{SIMULATED_GPUS}={n}: TensorFlow was initialised with "
+                           f"{len(cpus)} CPU device(s) before the first fit; set it before "
+                           "the process starts")
+    return [d.name for d in cpus[:n]], True
 
 
 def _verbosity(setting):

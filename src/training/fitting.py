@@ -28,14 +28,19 @@ class Fit:
     holdout_accuracy: float | None = None
     model_file: str = ""  # the saved model's file name in the run dir
     records: dict[str, dict] = field(default_factory=dict)  # history, search
+    compute: dict | None = None  # Keras: dtype policy, device strategy, replicas
 
     def summary(self) -> dict:
         """This model's entry in the run's metrics."""
-        return {"model_file": self.model_file, "fit_rows": len(self.split.fit),
-                "holdout_rows": 0 if self.split.holdout is None else len(self.split.holdout),
-                "train_accuracy": self.train_accuracy, "holdout_accuracy": self.holdout_accuracy,
-                "fit_seconds": round(self.fit_seconds, 2),
-                "predict_seconds": round(self.predict_seconds, 2)}
+        summary = {"model_file": self.model_file, "fit_rows": len(self.split.fit),
+                   "holdout_rows": 0 if self.split.holdout is None else len(self.split.holdout),
+                   "train_accuracy": self.train_accuracy,
+                   "holdout_accuracy": self.holdout_accuracy,
+                   "fit_seconds": round(self.fit_seconds, 2),
+                   "predict_seconds": round(self.predict_seconds, 2)}
+        if self.compute is not None:
+            summary["compute"] = self.compute
+        return summary
 
 
 def fit_split(cfg, split: Split, test_set: Digits, run: RunDir,
@@ -63,7 +68,8 @@ def fit_split(cfg, split: Split, test_set: Digits, run: RunDir,
     for kind, record in records.items():
         run.write_record(kind, split.stem, record)
     return Fit(split, train_accuracy, test_proba, fit_seconds, predict_seconds, holdout_proba,
-               holdout_accuracy, saved.name, records)
+               holdout_accuracy, saved.name, records,
+               contract.declared(estimator).compute_record())
 
 
 def accuracy(proba: np.ndarray, digits: Digits) -> float:
