@@ -143,10 +143,10 @@ def report_score(client: api_client.Client, row: dict, settings: dict) -> None:
     beside the holdout accuracy."""
     ref, name = int(row["kaggle_ref"]), Path(row["file"]).name
     stays = f"{name} stays submitted (ref {ref}): `make scores` fetches its score later"
-    print(f"waiting for Kaggle to score it: a poll every {settings['poll_interval']} s, for at "
-          f"most {settings['wait_timeout']} s; Ctrl-C stops the waiting, not the submission",
-          flush=True)
-    try:
+    try:  # the line that says Ctrl-C is safe is printed inside the block that catches it
+        print(f"waiting for Kaggle to score it: a poll every {settings['poll_interval']} s, for "
+              f"at most {settings['wait_timeout']} s; Ctrl-C stops the waiting, not the "
+              "submission", flush=True)
         found = score_wait.wait(client, ref, settings)
     except KeyboardInterrupt:
         print(f"stopped waiting: {stays}", file=sys.stderr, flush=True)
