@@ -4,10 +4,10 @@ tests/test_kaggle.py)."""
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -43,15 +43,23 @@ def start_submit(world, *options, overrides=()):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def read_until(proc, words: str) -> None:
-    """Read the process's stdout up to a line with `words` (it must come within 60 s)."""
-    while True:
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        assert ready, f"no {words!r} from the submit within 60 s"
-        line = proc.stdout.readline()
-        assert line, f"the submit ended before saying {words!r}: {proc.stderr.read()}"
-        if words in line:
-            return
+def read_until(proc, words: str, timeout: float = 120) -> None:
+    """Read the process's stdout up to a line with `words`. A thread reads the lines:
+    select() on the pipe cannot see a line already in the text reader's buffer (two lines
+    that arrive in one read), which once made this wait out its whole timeout."""
+    outcome = {}
+    done = threading.Event()
+
+    def reader():
+        for line in proc.stdout:
+            if words in line:
+                outcome["found"] = True
+                break
+        done.set()
+
+    threading.Thread(target=reader, daemon=True).start()
+    assert done.wait(timeout), f"no {words!r} from the submit within {timeout} s"
+    assert outcome.get("found"), f"the submit ended before saying {words!r}"
 
 
 def killed_while(world, method, sub):
