@@ -34,6 +34,7 @@ from tensorflow.python.framework import config as tf_config
 from src.models.contract import RunnerModel
 from src.models.progress import EpochProgress
 from src.models.training_clock import TrainingClock
+from src.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 IMAGE_SHAPE = (28, 28, 1)
@@ -72,7 +73,8 @@ class ComputePlan:
 
     def record(self, strategy: tf.distribute.Strategy) -> dict:
         """For the run's metrics: where this model trained."""
-        return {"policy": self.policy, "strategy": type(strategy).__name__,
+        return {"policy": self.policy,
+                "strategy": "MirroredStrategy" if self.mirrored else "default",
                 "replicas": strategy.num_replicas_in_sync,
                 "accelerators": list(self.accelerators), "simulated_gpus": self.simulated}
 
@@ -129,7 +131,8 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             strategy = plan.strategy()
             self.compute_ = plan.record(strategy)
             log.info("compute: %s, %s over %d replica(s)%s", plan.policy,
-                     type(strategy).__name__, strategy.num_replicas_in_sync,
+                     "MirroredStrategy" if plan.mirrored else "the default strategy",
+                     strategy.num_replicas_in_sync,
                      f" ({SIMULATED_GPUS}: logical CPUs as GPUs)" if simulated else "")
             return self._fit(X, y, validation_data, strategy)
 
@@ -138,7 +141,9 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         self.classes_ = np.arange(N_CLASSES)
         pipeline = t["pipeline"]
         keras.utils.set_random_seed(self.seed)
-        steps_per_epoch = math.ceil(len(X) / t["batch_size"])
+        drop_remainder = _drop_remainder(len(X), t["batch_size"], strategy.num_replicas_in_sync)
+        steps_per_epoch = (len(X) // t["batch_size"] if drop_remainder
+                           else math.ceil(len(X) / t["batch_size"]))
         in_model = _augmenter(t["augment"], self.seed) if pipeline["augment_in"] == "model" \
             else None
         with strategy.scope():
@@ -175,7 +180,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
                     restore_best_weights=True, verbose=1))
         # with trainer.ema, Keras swaps the weights' moving average in at the end of fit
         history = trained.fit(
-            self._dataset(X, y, training=True),
+            self._dataset(X, y, training=True, drop_remainder=drop_remainder),
             epochs=t["epochs"],
             shuffle=False,  # the tf.data pipeline shuffles, seeded
             validation_data=validation,
@@ -226,7 +231,10 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
     def from_saved(cls, path: Path, trainer: dict) -> KerasClassifier:
         """A fitted classifier from the archive `save` wrote (no retraining)."""
         classifier = cls(net=None, trainer=trainer)
-        classifier.model_ = keras.models.load_model(path)
+        # uncompiled: predicting needs no optimizer, and a mixed-precision model's (a loss
+        # scale wrapped around Adam) is not rebuilt with the variables it saved, which Keras
+        # would warn about on every `make predict`
+        classifier.model_ = keras.models.load_model(path, compile=False)
         classifier.classes_ = np.arange(N_CLASSES)
         return classifier
 
@@ -234,7 +242,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         """Keras' native archive; `path` must end in .keras."""
         self.model_.save(path)
 
-    def _dataset(self, X, y, training):
+    def _dataset(self, X, y, training, drop_remainder=False):
         """Batches of (image, one-hot label); training batches are shuffled, and augmented
         here unless trainer.pipeline.augment_in=model."""
         pipeline = self.trainer["pipeline"]
@@ -244,7 +252,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         data = tf.data.Dataset.from_tensor_slices((images, y.astype(np.int32)))
         if training:
             data = data.shuffle(len(X), seed=self.seed, reshuffle_each_iteration=True)
-        data = data.batch(self.trainer["batch_size"])
+        data = data.batch(self.trainer["batch_size"], drop_remainder=drop_remainder)
         calls = pipeline["parallel_calls"]
         calls = tf.data.AUTOTUNE if calls == "auto" else calls
         augment = None
@@ -300,7 +308,7 @@ def _accelerators() -> tuple[list[str], bool]:
             return [], False
         return [d.name for d in tf.config.list_logical_devices("GPU")], False
     if not simulated.isdigit() or int(simulated) < 1:
-        raise ValueError(f"{SIMULATED_GPUS}={simulated} is not an integer >= 1")
+        raise ConfigError(f"{SIMULATED_GPUS}={simulated} is not an integer >= 1 (or unset)")
     n = int(simulated)
     if n > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -310,10 +318,32 @@ def _accelerators() -> tuple[list[str], bool]:
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
     cpus = tf.config.list_logical_devices("CPU")
     if len(cpus) < n:
-        raise RuntimeError(f"{SIMULATED_GPUS}={n}: TensorFlow was initialised with "
+        raise ConfigError(f"{SIMULATED_GPUS}={n}: TensorFlow was initialised with "
                            f"{len(cpus)} CPU device(s) before the first fit; set it before "
                            "the process starts")
     return [d.name for d in cpus[:n]], True
+
+
+def _drop_remainder(rows: int, batch_size: int, replicas: int) -> bool:
+    """Whether training drops each epoch's last, partial batch: only when it has fewer rows
+    than there are replicas. MirroredStrategy splits every batch over the replicas, and one
+    left without rows computes its batch norm over nothing: NaN gradients, which the sum over
+    replicas copies into every replica's weights (the model then predicts NaN; on CPU
+    devices, oneDNN aborts the process instead). The rows dropped, fewer than the replicas,
+    are other rows each epoch (the pipeline reshuffles)."""
+    if replicas == 1:
+        return False
+    if batch_size < replicas:
+        raise ConfigError(f"trainer.batch_size={batch_size} is smaller than the {replicas} "
+                          f"replicas the model trains on: give each at least one row")
+    if rows < replicas:
+        raise ConfigError(f"{rows} training rows cannot be shared by {replicas} replicas")
+    rest = rows % batch_size
+    if 0 < rest < replicas:
+        log.info("the last batch of each epoch (%d rows of %d) is dropped: fewer rows than "
+                 "the %d replicas", rest, rows, replicas)
+        return True
+    return False
 
 
 def _verbosity(setting):
