@@ -62,6 +62,7 @@ def main(argv: list[str]) -> int:
     command_config.check_overrides((["-m"] if multirun else []) + overrides)
     cfg = command_config.load(overrides if not multirun else _expand(overrides)[0])
     settings = OmegaConf.to_container(cfg.kaggle, resolve=True)
+    _check_kernel_settings(settings["kernel"])
     jobs = _jobs(multirun, overrides, cfg)
     client = api_client.connect(settings)
     owner = kernels.owner(client)
@@ -96,6 +97,19 @@ def main(argv: list[str]) -> int:
         raise KaggleError(job.error)
     print(f"run dir {job.run}\nsubmission {job.submission}")
     return 0
+
+
+def _check_kernel_settings(kernel: dict) -> None:
+    """Before anything is pushed: a pushed kernel spends quota whatever fails after it."""
+    for key in ("poll", "wait", "max_sessions", "log_tail"):
+        value = kernel[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
+                or (key in ("max_sessions", "log_tail") and not isinstance(value, int)):
+            raise ConfigError(f"kaggle.kernel.{key}={value}: expected a number > 0"
+                              + (" (a whole one)" if key in ("max_sessions", "log_tail") else ""))
+    for key in ("gpu", "internet", "private"):
+        if not isinstance(kernel[key], bool):
+            raise ConfigError(f"kaggle.kernel.{key}={kernel[key]}: expected true or false")
 
 
 def _print_quota(client, when: str) -> None:

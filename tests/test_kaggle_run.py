@@ -168,6 +168,9 @@ def test_a_multirun_is_one_kernel_per_job_within_the_session_cap(kaggle):
     ("hparams_search=cnn_optuna", ["not for kaggle-run"]),
     ("model=nope", ["bad override"]),
     ("trainer.epochs=0", ["trainer.epochs"]),
+    ("kaggle.kernel.max_sessions=0", ["kaggle.kernel.max_sessions=0", "> 0"]),
+    ("kaggle.kernel.poll=-1", ["kaggle.kernel.poll=-1"]),
+    ("kaggle.kernel.gpu=maybe", ["true or false"]),
 ])
 def test_bad_overrides_stop_before_anything_is_pushed(kaggle, override, words):
     message = one_line_error(kaggle.kaggle_run(override))
