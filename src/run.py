@@ -34,6 +34,7 @@ from src.training import plan as planning
 from src.training import threads
 from src.training.fitting import Fit, fit_split
 from src.training.provenance import git_state, peak_memory_mb
+from src.utils import machine
 from src.utils.errors import HarnessError, exit_on_error
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,12 @@ def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_pa
         "split": plan.split_record(cfg.data),
         "rows": rows,
         "models": [f.summary() for f in fits],
+        "epochs": fits[0].epochs,
         "fit_seconds": round(sum(f.fit_seconds for f in fits), 2),
+        # how busy other processes kept the machine meanwhile: fit_seconds is a speed only
+        # when this says quiet
+        "fit_load": machine.combine([(f.fit_load, f.fit_seconds) for f in fits]),
+        "machine": machine.describe(),
         "predict_seconds": round(sum(f.predict_seconds for f in fits), 2),
         "peak_memory_mb": peak_memory_mb(),
         "threads": cfg.threads,
@@ -185,8 +191,9 @@ def _log_result(plan, metrics: dict, run: RunDir, sub_path: Path) -> None:
                  ", ".join(f"{a:.5f}" for a in cv["fold_accuracy"]))
     log.info("training accuracy %.5f (on the rows each model was fit on)",
              metrics["train_accuracy"])
-    log.info("fit %.1f s, predict %.1f s, peak memory %.0f MB, run dir %s",
-             metrics["fit_seconds"], metrics["predict_seconds"], metrics["peak_memory_mb"], run)
+    log.info("fit %.1f s (%s), predict %.1f s, peak memory %.0f MB, run dir %s",
+             metrics["fit_seconds"], machine.label(metrics["fit_load"]),
+             metrics["predict_seconds"], metrics["peak_memory_mb"], run)
     if plan.mode == planning.K_FOLDS:
         log.info("submission %s  mean fold accuracy %.5f", sub_path, metrics["holdout_accuracy"])
     elif plan.mode == planning.HOLDOUT:

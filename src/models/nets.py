@@ -41,27 +41,27 @@ def lenet(input_shape, n_classes):
     return keras.Model(inputs, outputs, name="lenet")
 
 
-def _conv_bn_relu(x, filters, padding):
+def _conv_bn_relu(x, filters, padding, bn_momentum):
     x = layers.Conv2D(filters, 3, padding=padding, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=bn_momentum)(x)
     return layers.ReLU()(x)
 
 
 def cnn(input_shape, n_classes, filters=(32, 64), dense=128, dropout=0.25, dense_dropout=0.4,
-        padding="same"):
+        padding="same", bn_momentum=0.99):
     # padding="valid" trims 2 pixels a convolution: 28-26-24 in the first block, 12-10-8 in
     # the second, about half the multiply-adds of "same" for two blocks (digits sit inside a
     # blank border, so little is lost)
     check_blocks_fit(input_shape[0], filters, padding)
     inputs, x = _inputs(input_shape)
     for width in filters:
-        x = _conv_bn_relu(x, width, padding)
-        x = _conv_bn_relu(x, width, padding)
+        x = _conv_bn_relu(x, width, padding, bn_momentum)
+        x = _conv_bn_relu(x, width, padding, bn_momentum)
         x = layers.MaxPooling2D()(x)
         x = layers.Dropout(dropout)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(dense, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=bn_momentum)(x)
     x = layers.ReLU()(x)
     x = layers.Dropout(dense_dropout)(x)
     outputs = _softmax(x, n_classes)

@@ -13,6 +13,7 @@ from src.data.dataset import Digits
 from src.models import contract, factory, persist
 from src.runs.run_dir import RunDir
 from src.training.plan import Split
+from src.utils.machine import LoadMeter
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,13 @@ class Fit:
     model_file: str = ""  # the saved model's file name in the run dir
     records: dict[str, dict] = field(default_factory=dict)  # history, search
     compute: dict | None = None  # Keras: dtype policy, device strategy, replicas
+    fit_load: dict | None = None  # other processes' CPU during the fit (src/utils/machine.py)
+
+    @property
+    def epochs(self) -> int | None:
+        """Epochs a Keras model trained (a budget or early stopping may cut them)."""
+        history = self.records.get("history")
+        return len(history["seconds"]) if history and "seconds" in history else None
 
     def summary(self) -> dict:
         """This model's entry in the run's metrics."""
@@ -36,7 +44,9 @@ class Fit:
                    "holdout_rows": 0 if self.split.holdout is None else len(self.split.holdout),
                    "train_accuracy": self.train_accuracy,
                    "holdout_accuracy": self.holdout_accuracy,
+                   "epochs": self.epochs,
                    "fit_seconds": round(self.fit_seconds, 2),
+                   "fit_load": self.fit_load,
                    "predict_seconds": round(self.predict_seconds, 2)}
         if self.compute is not None:
             summary["compute"] = self.compute
@@ -51,9 +61,9 @@ def fit_split(cfg, split: Split, test_set: Digits, run: RunDir,
         contract.declared(estimator).listen_to_epochs(listener)
     validation = None if split.holdout is None else (split.holdout.pixels, split.holdout.labels)
     log.info("fit: %s on %d rows: %s", cfg.model.name, len(split.fit), estimator)
-    start = time.perf_counter()
-    contract.fit(estimator, split.fit.pixels, split.fit.labels, validation)
-    fit_seconds = time.perf_counter() - start
+    with LoadMeter() as meter:
+        contract.fit(estimator, split.fit.pixels, split.fit.labels, validation)
+    fit_seconds = meter.seconds
 
     train_accuracy = accuracy(estimator.predict_proba(split.fit.pixels), split.fit)
     holdout_proba = holdout_accuracy = None
@@ -69,7 +79,7 @@ def fit_split(cfg, split: Split, test_set: Digits, run: RunDir,
         run.write_record(kind, split.stem, record)
     return Fit(split, train_accuracy, test_proba, fit_seconds, predict_seconds, holdout_proba,
                holdout_accuracy, saved.name, records,
-               contract.declared(estimator).compute_record())
+               contract.declared(estimator).compute_record(), meter.record())
 
 
 def accuracy(proba: np.ndarray, digits: Digits) -> float:
