@@ -25,9 +25,10 @@ STUDY   ?=
 URI     ?=
 EXTRAS  ?=
 PORT    ?=
+NAME    ?=
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
-	predict ensemble dashboard mlflow-ui kaggle-run leaderboard
+	predict ensemble archive dashboard mlflow-ui kaggle-run leaderboard
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,8 +62,11 @@ run: setup ## train MODEL (logreg|svm|nn|lenet|cnn, default cnn) with Hydra over
 predict: setup ## predict again from a saved run, no retraining: RUN=dir [ARGS="data.dir=..."]
 	$(PY) -m src.predict run=$(RUN) $(ARGS)
 
-ensemble: setup ## average saved runs into one submission: RUNS=dir1,dir2 or a sweep dir [TOP=N]
+ensemble: setup ## average saved or archived runs into one submission: RUNS=dir1,results/b or a sweep dir [TOP=N]
 	$(PY) -m src.ensemble runs=$(RUNS) $(if $(TOP),top=$(TOP)) $(ARGS)
+
+archive: setup ## keep a finished run in results/ (committed; predictions, no weights): RUN=dir NAME=name
+	$(PY) -m src.archive $(if $(RUN),run=$(RUN)) $(if $(NAME),name=$(NAME))
 
 show: setup ## picture of image ID=N (SPLIT=test: with a prediction), or RUN=dir's figures
 	$(PY) -m src.show $(if $(ID),id=$(ID)) $(if $(SPLIT),split=$(SPLIT)) $(if $(RUN),run=$(RUN))

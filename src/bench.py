@@ -14,8 +14,12 @@ ensemble and k-fold models on the key; a 4-job sweep with two launchers. Seed re
 to run whole are timed for a few epochs or one fit and extrapolated, and the table says so.
 Every conclusion printed is worked out from this run's numbers.
 
-Resumable: each step keeps its result under --out (a finished run dir, or a .json
-record) and is skipped when run again; delete it to redo that step.
+Resumable across machines: a training step is skipped when the results archive (results/,
+committed) holds a run of the same recipe (src/runs/recipe.py) on the same images, and every
+finished step is archived there; the timed steps keep a .json record in results/bench/. Delete a
+record, or change the recipe, to redo a step. --quick keeps both under its own --out instead.
+Every timing carries the load of other processes it was measured under
+(src/utils/machine.py): one measured busy is shown as such and no conclusion is drawn from it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,14 +40,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 from src import predict, score
 from src.benchmarks import train_speed
 from src.config import command_config
 from src.data import dataset
+from src.models import persist
 from src.models.svm import linear_svc
+from src.runs import archive
+from src.runs.recipe import recipe_hash
 from src.runs.run_dir import RunDir
+from src.utils import machine as this_machine
 from src.utils.atomic_io import write_bytes, write_text
+from src.utils.machine import LoadMeter
 
 SEED_TARGET = 0.984  # the seed LeNet's holdout accuracy after its 50 epochs
 SEED_EPOCHS = 50
@@ -55,7 +66,7 @@ PLAN = {
               "sweeps": False, "equal_time": 60, "speed": {"rounds": 1, "pairs": 1,
                                                            "images": 1024, "epochs": 1}},
     "full": {"models": ["logreg", "svm", "nn", "lenet", "cnn"], "splits": ["holdout", "full"],
-             "cnn": [], "seed_epochs": 3, "members": 5, "folds": 5, "sweeps": True,
+             "cnn": [], "seed_epochs": 3, "members": None, "folds": 5, "sweeps": True,
              "equal_time": 1200, "speed": {"rounds": 3, "pairs": 3, "images": 3072,
                                            "epochs": 2}},
 }
@@ -90,7 +101,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="results (default bench/ or bench-quick/)")
     parser.add_argument("--doc", default=None, help="default docs/benchmarks.md (quick: "
                         "<out>/benchmarks.md)")
-    parser.add_argument("--members", type=int, default=None, help="CNNs in the ensemble")
+    parser.add_argument("--members", type=int, default=None,
+                        help="the first N of conf/bench.yaml's ensemble members (default all)")
     parser.add_argument("--folds", type=int, default=None,
                         help="K of the data.folds=K row beside the ensemble (0: leave it out)")
     parser.add_argument("--sections", default=None,
@@ -99,13 +111,19 @@ def main() -> None:
     args = parser.parse_args()
     mode = "quick" if args.quick else "full"
     plan = dict(PLAN[mode])
+    listed = dict(command_config.load([], name="bench").ensemble.members)
     if args.members is not None:
         plan["members"] = args.members
+    if plan["members"] is None:
+        plan["members"] = len(listed)
+    plan["ensemble"] = {name: list(o) for name, o in list(listed.items())[:plan["members"]]}
     if args.folds is not None:
         plan["folds"] = args.folds or None
     out = Path(args.out or ("bench-quick" if args.quick else "bench"))
     doc = Path(args.doc or (out / "benchmarks.md" if args.quick else "docs/benchmarks.md"))
-    bench = Bench(out, Path(command_config.load([]).data.dir))
+    results = command_config.load([], name="archive").results
+    bench = Bench(out, Path(command_config.load([]).data.dir),
+                  out / "results" if args.quick else Path(results.dir), int(results.max_bytes))
     if args.sections:
         names = args.sections.split(",")
         unknown = sorted(set(names) - set(PARTIAL))
@@ -133,7 +151,7 @@ def main() -> None:
         render_time_to_accuracy(lenet, cnn, seed),
         render_svm(bench.model_row("svm", "holdout"), bench.seed_svc_fit()),
         render_loading(time_loading(bench.data_dir)),
-        render_predict(bench.predict_vs_retrain(out / "cnn-holdout"), cnn),
+        render_predict(bench.predict_vs_retrain(["model=cnn", *plan["cnn"]]), cnn),
         render_memory(cnn, bench.run("cnn-full", ["model=cnn", "data.holdout=0"])
                       if mode == "full" else None, seed),
     ]
@@ -181,36 +199,63 @@ def finished_on(run: Path) -> str:
 
 
 class Bench:
-    def __init__(self, out: Path, data_dir: Path):
-        self.out, self.data_dir = out, data_dir
+    def __init__(self, out: Path, data_dir: Path, results: Path, max_bytes: int = 1_000_000):
+        self.out, self.data_dir, self.results, self.max_bytes = out, data_dir, results, max_bytes
+        self.records = results / "bench"  # the timed steps' .json records
+        self._images = None
 
-    def run(self, name: str, overrides: list[str]) -> dict:
-        """`python -m src.run` into out/<name>, once; its metrics (and history, if any)."""
-        run_dir = self.out / name
-        command = ["python", "-m", "src.run", *overrides]
-        if not RunDir(run_dir).is_finished():
-            print(f"bench: {' '.join(command)}", flush=True)
-            subprocess.run([sys.executable, *command[1:], f"hydra.run.dir={run_dir}",
-                            f"submission.dir={self.out / 'submissions'}", "trainer.verbose=2"],
-                           check=True)
-        metrics = RunDir(run_dir).metrics()
+    def record(self, name: str) -> Path:
+        return self.records / name
+
+    def images(self) -> dict:
+        """Fingerprints of the train and test images: archived runs count only on these."""
+        if self._images is None:
+            self._images = {"train": dataset.load_train(self.data_dir).fingerprint(),
+                            "test": dataset.load_test(self.data_dir).fingerprint()}
+        return self._images
+
+    def run(self, name: str, overrides: list[str], need_model: bool = False) -> dict:
+        """`python -m src.run` with `overrides`, unless the archive holds a run of its recipe
+        on these images; a run trained here is archived. Its metrics (and history, if any)."""
+        recipe = recipe_hash(OmegaConf.to_container(command_config.load(overrides)))
+        run = None if need_model else archive.find(self.results, recipe, self.images()["train"])
+        if run is None:
+            run = self._train(name, overrides, recipe)
+        metrics = run.metrics()
         # the command the run recorded (a resumed dir may have been trained by hand)
         recorded = [o for o in metrics.get("overrides", overrides)
                     if not o.startswith(WHERE_AND_HOW_LOUD)]
         metrics["command"] = " ".join(["python", "-m", "src.run", *recorded])
-        history = RunDir(run_dir).record("history")
+        metrics["dir"] = str(run)
+        history = run.record("history")
         if history is not None:
             metrics["history"] = history
         if metrics["holdout_accuracy"] is None:  # fit on every row: score on the key
-            metrics["test_accuracy"] = key_accuracy(self.data_dir, metrics["submission"])
+            metrics["test_accuracy"] = key_accuracy(self.data_dir, run)
         return metrics
+
+    def _train(self, name: str, overrides: list[str], recipe: str) -> RunDir:
+        run_dir = RunDir(self.out / name)
+        if run_dir.is_training_run() and recipe_hash(run_dir.config()) != recipe:
+            print(f"bench: {run_dir} holds another recipe's run: training again", flush=True)
+            shutil.rmtree(run_dir.path)
+        if not run_dir.is_finished():
+            command = ["python", "-m", "src.run", *overrides]
+            print(f"bench: {' '.join(command)}", flush=True)
+            subprocess.run([sys.executable, *command[1:], f"hydra.run.dir={run_dir}",
+                            f"submission.dir={self.out / 'submissions'}", "trainer.verbose=2"],
+                           check=True)
+        kept = f"bench-{name}-{recipe[:8]}-{self.images()['train'][:8]}"
+        if not (self.results / kept).exists():
+            archive.archive(run_dir, self.results, kept, self.max_bytes, self.images())
+        return run_dir
 
     def model_row(self, model: str, split: str) -> dict:
         overrides = [f"model={model}"] + (["data.holdout=0"] if split == "full" else [])
         return {"split": split, **self.run(f"{model}-{split}", overrides)}
 
     def seed_lenet(self, epochs: int) -> dict:
-        record = self.out / f"seed-lenet-{epochs}ep.json"
+        record = self.record(f"seed-lenet-{epochs}ep.json")
         if not record.is_file():
             print(f"bench: the seed's LeNet pipeline, {epochs} epoch(s)", flush=True)
             subprocess.run([sys.executable, "-m", "src.benchmarks.seed_pipeline",
@@ -222,50 +267,54 @@ class Bench:
     def seed_svc_fit(self) -> dict:
         """One `SVC(kernel="linear")` fit on a 5-fold training share of the 37,800 rows: the
         unit of the seed's search (5 folds x 10 draws, then a refit on all 37,800)."""
-        record = self.out / "seed-svc-fit.json"
+        record = self.record("seed-svc-fit.json")
         if not record.is_file():
             fit, _ = dataset.holdout_split(dataset.load_train(self.data_dir), 0.1, seed=42)
             rows = len(fit) * 4 // 5
             print(f"bench: one SVC(kernel='linear') fit on {rows} rows", flush=True)
-            start = time.perf_counter()
-            linear_svc(C=1.0, solver="svc", features="unit").fit(fit.pixels[:rows],
-                                                                 fit.labels[:rows])
-            write_text(record, json.dumps({"rows": rows,
-                                           "seconds": time.perf_counter() - start}) + "\n")
+            with LoadMeter() as meter:
+                linear_svc(C=1.0, solver="svc", features="unit").fit(fit.pixels[:rows],
+                                                                     fit.labels[:rows])
+            write_text(record, json.dumps({"rows": rows, "seconds": meter.seconds,
+                                           "load": meter.record()}) + "\n")
         return json.loads(record.read_text())
 
-    def predict_vs_retrain(self, run_dir: Path) -> dict:
-        record = self.out / "predict.json"
+    def predict_vs_retrain(self, overrides: list[str]) -> dict:
+        """`make predict` on a saved CNN run (its model: trained here when the archive, which
+        keeps no weights, is all there is)."""
+        record = self.record("predict.json")
         if not record.is_file():
-            start = time.perf_counter()
-            predict.predict(RunDir(run_dir))
-            write_text(record, json.dumps({"seconds": time.perf_counter() - start}) + "\n")
+            run = RunDir(self.out / "cnn-holdout")
+            if not run.model_files(persist.SUFFIXES):
+                run = RunDir(self.run("cnn-holdout", overrides, need_model=True)["dir"])
+            with LoadMeter() as meter:
+                predict.predict(run)
+            write_text(record, json.dumps({"seconds": meter.seconds, "load": meter.record()})
+                       + "\n")
         return json.loads(record.read_text())
 
-    def ensemble(self, members: int) -> dict:
-        """`members` default CNNs on all rows (seeds 42, 1, 2, ...), each scored on the key,
-        and their average through `python -m src.ensemble` (the same command a user types)."""
-        runs = [("cnn-full", ["model=cnn", "data.holdout=0"])]
-        runs += [(f"cnn-full-seed{s}", ["model=cnn", "data.holdout=0", f"seed={s}"])
-                 for s in range(1, members)]
-        results = [self.run(name, overrides) for name, overrides in runs]
-        record = self.out / f"ensemble-{members}"
+    def ensemble(self, members: dict[str, list[str]]) -> dict:
+        """The members (name: overrides) trained, or found in the archive, each scored on the
+        key, and their average through `python -m src.ensemble` (the command a user types)."""
+        results = [self.run(name, overrides) for name, overrides in members.items()]
+        record = self.out / f"ensemble-{len(members)}"
+        if RunDir(record).is_finished() and RunDir(record).metrics()["members"] != [
+                r["dir"] for r in results]:
+            shutil.rmtree(record)  # made of other members
         if not RunDir(record).is_finished():
             subprocess.run([sys.executable, "-m", "src.ensemble",
-                            "runs=" + ",".join(str(self.out / n) for n, _ in runs),
+                            "runs=" + ",".join(r["dir"] for r in results),
                             f"out_dir={record}", f"submission.dir={self.out / 'submissions'}"],
                            check=True)
-        ensemble = RunDir(record).metrics()
         return {"members": results,
-                "command": "python -m src.ensemble runs=" + ",".join(
-                    f"<{n}>" for n, _ in runs),
-                "test_accuracy": key_accuracy(self.data_dir, ensemble["submission"]),
+                "command": "python -m src.ensemble runs=" + ",".join(r["dir"] for r in results),
+                "test_accuracy": key_accuracy(self.data_dir, RunDir(record)),
                 "test_rows": results[0]["rows"]["test"]}
 
     def speed(self, settings: dict) -> dict:
         """The matmul peak, the default CNN's train step against SPEED_VARIANTS and the public
         recipe (in turn, `rounds` times), and XLA in alternating off/on pairs."""
-        record = self.out / "speed.json"
+        record = self.record("speed.json")
         if not record.is_file():
             n = {"images": settings["images"], "epochs": settings["epochs"]}
             peak_before = train_speed.matmul_gflops()
@@ -278,30 +327,31 @@ class Bench:
             write_text(record, json.dumps({
                 "peak_gflops": [peak_before, train_speed.matmul_gflops()], **n,
                 "rounds": settings["rounds"], "compared": compared, "xla_ratios": xla,
-                "machine": machine()},
+                "machine": machine(), "cores": os.cpu_count()},
                 indent=2) + "\n")
         return json.loads(record.read_text())
 
     def sweep(self, launcher: str, extra: list[str]) -> dict:
         """Wall time of `experiment=seed_table` (4 jobs) with one launcher, and its summary."""
-        record = self.out / f"sweep-{launcher}.json"
+        record = self.record(f"sweep-{launcher}.json")
         if not record.is_file():
             sweep_dir = self.out / f"sweep-{launcher}"
             command = ["python", "-m", "src.run", "experiment=seed_table", *extra]
             print(f"bench: {' '.join(command)}", flush=True)
-            start = time.perf_counter()
-            subprocess.run([sys.executable, *command[1:], f"hydra.sweep.dir={sweep_dir}",
-                            f"submission.dir={self.out / 'submissions'}"], check=True)
-            seconds = time.perf_counter() - start
+            with LoadMeter() as meter:  # the jobs are its children: their CPU is its own
+                subprocess.run([sys.executable, *command[1:], f"hydra.sweep.dir={sweep_dir}",
+                                f"submission.dir={self.out / 'submissions'}"], check=True)
             with open(sweep_dir / "summary.csv", newline="") as fh:
                 jobs = list(csv.DictReader(fh))
-            write_text(record, json.dumps({"command": " ".join(command), "seconds": seconds,
+            write_text(record, json.dumps({"command": " ".join(command), "seconds":
+                                           meter.seconds, "load": meter.record(),
                                            "jobs": jobs}, indent=2) + "\n")
         return json.loads(record.read_text())
 
 
-def key_accuracy(data_dir: Path, submission_path: str) -> float:
-    return score.key_accuracy(submission_path, score.answer_key(data_dir))
+def key_accuracy(data_dir: Path, run: RunDir) -> float:
+    """A run's (or an ensemble's, or an archived run's) test predictions scored on the key."""
+    return float(np.mean(run.test_proba().argmax(axis=1) == score.answer_key(data_dir)))
 
 
 def time_to(history: dict, target: float) -> float | None:
@@ -329,23 +379,31 @@ def time_loading(data_dir: Path, repeats: int = 5) -> dict:
 
     path = data_dir / "train.csv"
     dataset.load_train(data_dir)  # make sure the cache exists
-    return {"read_csv": median_seconds(lambda: pd.read_csv(path)),
-            "cached": median_seconds(lambda: dataset.load_train(data_dir)),
-            "mb": path.stat().st_size / 1e6}
+    with LoadMeter() as meter:
+        timed = {"read_csv": median_seconds(lambda: pd.read_csv(path)),
+                 "cached": median_seconds(lambda: dataset.load_train(data_dir))}
+    return {**timed, "mb": path.stat().st_size / 1e6, "load": meter.record()}
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     libs = ", ".join(f"{name} {version(name)}" for name in
                      ("tensorflow", "keras", "scikit-learn", "numpy", "pandas", "hydra-core"))
-    return f"{os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {libs}"
+    return (f"{os.cpu_count()} cores, {this_machine.cpu_model()}; "
+            f"Python {platform.python_version()}; {libs}")
+
+
+def _busy(*loads) -> bool:
+    """Whether any of these timings was measured busy, or under an unknown load: such a
+    figure is shown, marked, and no conclusion is drawn from it."""
+    return any(not load or load.get("busy") is not False for load in loads)
+
+
+def _timed(seconds: float, load: dict | None, digits: int = 0) -> str:
+    """A timing with its load when that load was not quiet: '812 (busy: 1.02 cores)'."""
+    if not _busy(load):
+        return f"{seconds:.{digits}f}"
+    said = this_machine.label(load)  # 'busy (0.90 cores of other load)' or 'load unknown'
+    return f"{seconds:.{digits}f} ({said.replace(' (', ': ', 1).rstrip(')')})"
 
 
 def _acc(value) -> str:
@@ -375,8 +433,9 @@ def render_models(rows: list[dict]) -> str:
         "## Every model, default settings", "",
         "*holdout*: fit on 90% of train.csv (stratified, split seed 42), scored on the other "
         "10%. *full*: fit on all 42,000 rows; *test acc* is that submission scored against "
-        "the offline replica's answer key. Seconds are wall time; peak memory is the run's "
-        "peak resident set.", "",
+        "the offline replica's answer key. Seconds are wall time, marked where other processes "
+        f"used more than {this_machine.BUSY_CORES} cores meanwhile (busy: a slower figure "
+        "than the machine gives alone); peak memory is the run's peak resident set.", "",
         "| model | split | holdout acc | seed's holdout | train acc | test acc (key) | epochs "
         "| fit s | predict s | peak MB | command |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -386,19 +445,21 @@ def render_models(rows: list[dict]) -> str:
             f"| {r['model']} | {r['split']} | {_acc(r['holdout_accuracy'])} "
             f"| {_acc(SEED_HOLDOUT.get(r['model']) if r['split'] == 'holdout' else None)} "
             f"| {_acc(r['train_accuracy'])} | {_acc(r.get('test_accuracy'))} | {_epochs(r)} "
-            f"| {r['fit_seconds']:.1f} | {r['predict_seconds']:.1f} "
+            f"| {_timed(r['fit_seconds'], r.get('fit_load'), 1)} | {r['predict_seconds']:.1f} "
             f"| {r['peak_memory_mb']:.0f} | `{r['command']}` |")
     return "\n".join(lines) + "\n"
 
 
 def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
     seed_fit = seed["fit_seconds_50"]
+    seed_busy = _busy(seed.get("load"))
     lines = [
         f"## Time to the seed's {SEED_TARGET} holdout accuracy", "",
         f"The seed's LeNet (batch 32, constant Adam 1e-3, {SEED_EPOCHS} epochs) reached "
         f"{SEED_TARGET} at the end of its {SEED_EPOCHS} epochs. Here its pipeline (`python -m "
         f"src.benchmarks.seed_pipeline`: pandas, float64 pixels, the same holdout) ran "
-        f"{seed['epochs']} epoch(s) at a median {seed['seconds_per_epoch']:.1f} s each (holdout "
+        f"{seed['epochs']} epoch(s) at a median "
+        f"{_timed(seed['seconds_per_epoch'], seed.get('load'), 1)} s each (holdout "
         f"accuracy after them: {', '.join(f'{a:.4f}' for a in seed['holdout_accuracy'])}); "
         f"its {SEED_EPOCHS} epochs are extrapolated to {seed_fit:.0f} s. Ours: seconds of "
         f"training at the end of the first epoch whose holdout accuracy reached {SEED_TARGET} "
@@ -410,6 +471,9 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
         if reached is None:
             lines.append(f"| `{run['command']}`: never reached {SEED_TARGET} (best "
                          f"{max(run['history']['val_accuracy']):.4f}) | — | — |")
+        elif seed_busy or _busy(run.get("fit_load")):
+            lines.append(f"| `{run['command']}` | {_timed(reached, run.get('fit_load'), 1)} "
+                         "| — (a busy timing) |")
         else:
             lines.append(f"| `{run['command']}` | {reached:.1f} | {seed_fit / reached:.0f}x |")
     within = accuracy_within(cnn["history"], seed_fit)
@@ -425,15 +489,18 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
 
 def render_svm(ours: dict, seed_fit: dict) -> str:
     seed_search = seed_fit["seconds"] * (5 * 10 + 1.25)  # 50 fits, and a refit on 5/4 rows
+    ratio = ("— (a busy timing)" if _busy(seed_fit.get("load"), ours.get("fit_load"))
+             else f"{seed_search / ours['fit_seconds']:.0f}x")
     return "\n".join([
         "## The linear SVM's C search", "",
         "| | holdout acc | seconds | ratio seed / ours |", "|---|---|---|---|",
         f"| seed: `SVC(kernel=\"linear\")`, 5-fold randomized search, 10 draws of C in "
         f"2^-7..2^6 on 37,800 rows, refit (extrapolated from one {seed_fit['rows']:,}-row fit "
-        f"of {seed_fit['seconds']:.0f} s) | 0.938 (published) | {seed_search:.0f} | 1 |",
+        f"of {_timed(seed_fit['seconds'], seed_fit.get('load'))} s) | 0.938 (published) "
+        f"| {seed_search:.0f} | 1 |",
         f"| ours: `{ours['command']}` (liblinear one-vs-one, same C range and 5-fold search "
         f"on 10,000 rows, refit on all) | {ours['holdout_accuracy']:.4f} "
-        f"| {ours['fit_seconds']:.0f} | {seed_search / ours['fit_seconds']:.0f}x |", ""])
+        f"| {_timed(ours['fit_seconds'], ours.get('fit_load'))} | {ratio} |", ""])
 
 
 def render_loading(load: dict) -> str:
@@ -441,15 +508,18 @@ def render_loading(load: dict) -> str:
         "## Loading train.csv", "",
         f"Median of 5 loads of the {load['mb']:.1f} MB `train.csv`: `pandas.read_csv` "
         f"{load['read_csv']:.3f} s; the validated binary cache {load['cached']:.4f} s "
-        f"({load['read_csv'] / load['cached']:.0f}x faster).", ""])
+        + (f"({load['read_csv'] / load['cached']:.0f}x faster)." if not _busy(load.get("load"))
+           else f"(measured {this_machine.label(load.get('load'))}: no ratio drawn)."), ""])
 
 
 def render_predict(timed: dict, cnn: dict) -> str:
     return "\n".join([
         "## Predicting from a saved run vs retraining", "",
         f"`python -m src.predict run=<cnn-holdout run>` (load the model and the test set, "
-        f"predict 28,000 rows): {timed['seconds']:.1f} s; retraining that run: "
-        f"{cnn['fit_seconds']:.0f} s ({cnn['fit_seconds'] / timed['seconds']:.0f}x longer).",
+        f"predict 28,000 rows): {_timed(timed['seconds'], timed.get('load'), 1)} s; retraining "
+        f"that run: {_timed(cnn['fit_seconds'], cnn.get('fit_load'))} s "
+        + ("(a busy timing: no ratio drawn)." if _busy(timed.get("load"), cnn.get("fit_load"))
+           else f"({cnn['fit_seconds'] / timed['seconds']:.0f}x longer)."),
         ""])
 
 
@@ -466,20 +536,28 @@ def render_memory(cnn: dict, full: dict | None, seed: dict) -> str:
 
 def section_speed(bench: Bench, plan: dict) -> str:
     speed = bench.speed(plan["speed"])
-    compared, peak = speed["compared"], max(speed["peak_gflops"])
+    compared, peaks = speed["compared"], speed["peak_gflops"]
+    peak = max(p["gflops"] for p in peaks)
     base = compared["baseline"]
     noise = train_speed.noise_of(compared)
     ips = statistics.median(base["images_per_s"])
     gflops = ips * base["flops_per_image"] / 1e9
+    base_busy = _busy(*base["loads"])
+    headline = (f"**{gflops:.0f} GFLOP/s, {gflops / peak:.0%} of the matmul peak**"
+                if not (base_busy or _busy(*(p["load"] for p in peaks))) else
+                f"{gflops:.0f} GFLOP/s (a busy timing: not set against the peak)")
     lines = [
         "## The train step against this machine's limit", "",
-        f"Measured {measured_on(bench.out / 'speed.json')} on {speed['machine']}.", "",
-        f"float32 matrix product (numpy, {os.cpu_count()} cores, 2048x2048, best of 7), "
-        f"before and after the rest: {' and '.join(f'{g:.0f}' for g in speed['peak_gflops'])} "
+        f"Measured {measured_on(bench.record('speed.json'))} on {speed['machine']}. Each timing "
+        "below is quiet unless marked: busy means other processes used more than "
+        f"{this_machine.BUSY_CORES} cores meanwhile, and no verdict is drawn from it.", "",
+        f"float32 matrix product (numpy, {speed.get('cores', os.cpu_count())} cores, 2048x2048, "
+        "best of 7), before and after the rest: "
+        f"{' and '.join(_timed(p['gflops'], p['load']) for p in peaks)} "
         f"GFLOP/s. The default CNN's train step: {base['flops_per_image'] / 1e6:.0f} MFLOP a "
         f"training image (convolutions and dense layers, 3x their forward cost; "
-        f"`src/benchmarks/train_speed.py`), {ips:.0f} images/s at {base['threads']} threads, so "
-        f"**{gflops:.0f} GFLOP/s, {gflops / peak:.0%} of the matmul peak**.", "",
+        f"`src/benchmarks/train_speed.py`), {ips:.0f} images/s at {base['threads']} threads "
+        f"({_loads_label(base['loads'])}), so {headline}.", "",
         f"Each setting below ran in a fresh process on {speed['images']:,} training images "
         f"({speed['epochs']} timed epoch(s) after a warm-up epoch), all in turn, "
         f"{speed['rounds']} round(s); a ratio is the setting's images/s over the default's "
@@ -491,8 +569,9 @@ def section_speed(bench: Bench, plan: dict) -> str:
            + "): a setting is called faster or slower only when every round's ratio is beyond "
            "that." if noise is not None else
            "One round measures no spread, so nothing below is judged."), "",
-        "| setting | images/s | ratio to the default (each round) | verdict |", "|---|---|---|---|",
-        f"| default (`model=cnn`) | {ips:.0f} | 1 | |"]
+        "| setting | images/s | ratio to the default (each round) | load | verdict |",
+        "|---|---|---|---|---|",
+        f"| default (`model=cnn`) | {ips:.0f} | 1 | {_loads_label(base['loads'])} | |"]
     ranked = sorted(((name, r) for name, r in compared.items() if name != "baseline"),
                     key=lambda item: -statistics.median(item[1]["ratios"]))
     for name, r in ranked:
@@ -501,34 +580,51 @@ def section_speed(bench: Bench, plan: dict) -> str:
         lines.append(f"| {name}{f' (`{what}`)' if what else ''} "
                      f"| {statistics.median(r['images_per_s']):.0f} "
                      f"| {', '.join(f'{x:.2f}' for x in r['ratios'])} "
-                     f"| {train_speed.verdict(r['ratios'], noise)} |")
+                     f"| {_loads_label(r['loads'])} "
+                     f"| {train_speed.verdict(r['ratios'], noise, r['busy'])} |")
     same_math = [(n, r) for n, r in ranked if not n.startswith("model=")
                  and r["setting"].get("same_math", True) and not r["setting"].get("control")]
-    faster = [(n, r) for n, r in same_math
-              if train_speed.verdict(r["ratios"], noise) == "faster"]
-    best, r = (faster or same_math)[0]
+    judged = [(n, r) for n, r in same_math if not any(r["busy"])]
+    faster = [(n, r) for n, r in judged
+              if train_speed.verdict(r["ratios"], noise, r["busy"]) == "faster"]
+    best, r = (faster or judged or same_math)[0]
     if noise is None:
         conclusion = (f"One round: no verdict (the best median was {best} at "
                       f"{statistics.median(r['ratios']):.2f}x).")
+    elif not judged:
+        conclusion = "Every setting had a busy round: no verdict."
     elif faster:
         conclusion = (f"Faster than the default beyond this run's noise, with the same math: "
                       f"{best} ({statistics.median(r['ratios']):.2f}x).")
     else:
         conclusion = (f"No setting with the same math beat the default beyond this run's "
-                      f"noise; the best median was {best} at "
+                      f"noise in its quiet rounds; the best median was {best} at "
                       f"{statistics.median(r['ratios']):.2f}x.")
+    if judged and len(judged) < len(same_math):
+        conclusion += (f" Not judged, measured busy: "
+                       f"{', '.join(n for n, r in same_math if any(r['busy']))}.")
     xla = speed["xla_ratios"]
     lines += ["", conclusion, "",
-              f"XLA (`trainer.jit_compile=true`), {len(xla)} off/on pair(s) run back to back, "
-              f"on/off images/s: {', '.join(f'{x:.2f}' for x in xla)}: "
+              f"XLA (`trainer.jit_compile=true`), {len(xla['ratios'])} off/on pair(s) run back "
+              f"to back, on/off images/s: {', '.join(f'{x:.2f}' for x in xla['ratios'])}: "
               f"**{_xla_verdict(xla, noise)}** on this machine.", ""]
     return "\n".join(lines)
 
 
-def _xla_verdict(ratios: list[float], noise: float | None) -> str:
-    said = train_speed.verdict(ratios, noise)
+def _loads_label(loads: list[dict]) -> str:
+    """The load over several timings: 'quiet' when all were, else the busiest one's."""
+    if not _busy(*loads):
+        return "quiet"
+    known = [load for load in loads if load and load.get("other_cores") is not None]
+    worst = max(known, key=lambda load: load["other_cores"] + load["steal_cores"],
+                default=None)
+    return this_machine.label(worst)
+
+
+def _xla_verdict(xla: dict, noise: float | None) -> str:
+    said = train_speed.verdict(xla["ratios"], noise, xla["busy"])
     if said in ("faster", "slower"):
-        return f"{said} in every pair ({statistics.median(ratios):.2f}x)"
+        return f"{said} in every pair ({statistics.median(xla['ratios']):.2f}x)"
     return "no difference beyond the noise" if said == "within noise" else said
 
 
@@ -541,17 +637,23 @@ def section_public(bench: Bench, plan: dict) -> str:
                                                    f"trainer.time_budget={budget}"])
             for name in ("cnn", PUBLIC)}
     epoch_ratio = ours_ips / statistics.median(public["images_per_s"])
+    if any(public["busy"]):
+        epoch_said = ("its epoch's time against the default's was measured on a busy machine "
+                      f"({_loads_label(public['loads'])}): no ratio drawn** (each round: ")
+    else:
+        epoch_said = f"its epoch takes {epoch_ratio:.2f}x the default's** (each round: "
+    busy_runs = [name for name, run in runs.items() if _busy(run.get("fit_load"))]
     lines = [
         "## The public single-CNN recipe beside ours", "",
-        f"Epoch times measured {measured_on(bench.out / 'speed.json')}, the runs "
-        f"{finished_on(bench.out / f'equal-time-{PUBLIC}')} (see the train "
+        f"Epoch times measured {measured_on(bench.record('speed.json'))}, the runs "
+        f"{finished_on(Path(runs[PUBLIC]['dir']))} (see the train "
         "step section for the machine).", "",
         f"`model={PUBLIC}` is the best-known public Digit Recognizer CNN as published "
         "(32C3-32C3-32C5S2, 64C3-64C3-64C5S2, 128C4, batch norm, dropout 0.4, batch 64, Adam "
         "1e-3 x 0.95 an epoch, 45 epochs). Its train step costs "
         f"{public['flops_per_image'] / 1e6:.0f} MFLOP an image against the default's "
         f"{speed['baseline']['flops_per_image'] / 1e6:.0f}; measured in the rounds above, "
-        f"**its epoch takes {epoch_ratio:.2f}x the default's** (each round: "
+        f"**{epoch_said}"
         f"{', '.join(f'{1 / x:.2f}' for x in public['ratios'])}).", "",
         f"At equal wall time: each recipe trained on the 90% split with "
         f"`trainer.time_budget={budget}` ({budget / 60:.0f} minutes; ours anneals its cosine "
@@ -561,7 +663,7 @@ def section_public(bench: Bench, plan: dict) -> str:
         "|---|---|---|---|---|"]
     for name, run in runs.items():
         lines.append(f"| {name} | {_epochs(run)} | {run['holdout_accuracy']:.5f} "
-                     f"| {run['fit_seconds']:.0f} | `{run['command']}` |")
+                     f"| {_timed(run['fit_seconds'], run.get('fit_load'))} | `{run['command']}` |")
     ours, theirs = runs["cnn"]["holdout_accuracy"], runs[PUBLIC]["holdout_accuracy"]
     gap = round((ours - theirs) * runs["cnn"]["rows"]["holdout"])
     if gap == 0:
@@ -571,39 +673,48 @@ def section_public(bench: Bench, plan: dict) -> str:
     early = [f"{name} trained all its epochs in {run['fit_seconds']:.0f} s"
              for name, run in runs.items() if run["fit_seconds"] < 0.9 * budget]
     lines += ["", f"Within {budget} s each: {said}"
-              + (f" ({'; '.join(early)}, before the budget)" if early else "") + ".", ""]
+              + (f" ({'; '.join(early)}, before the budget)" if early else "") + "."
+              + (f" Measured busy ({', '.join(busy_runs)}): the epochs that fit a busy budget "
+                 "say nothing of the recipes' speeds." if busy_runs else ""), ""]
     return "\n".join(lines)
 
 
 def section_ensembles(bench: Bench, plan: dict) -> str:
-    result = bench.ensemble(plan["members"])
+    result = bench.ensemble(plan["ensemble"])
     record = bench.out / f"ensemble-{plan['members']}"
     folds = plan["folds"]
-    lines = ["## Single default CNNs and ensembles of them", "",
+    lines = ["## Single CNNs and an ensemble of them", "",
              f"The ensemble was made {finished_on(record)}.", "",
-             "Each member trained on all 42,000 rows with another seed, then averaged by "
-             f"`{result['command']}`; accuracy on the replica's answer key.", "",
-             "| member | test acc (key) | epochs | fit s |", "|---|---|---|---|"]
+             "Each member (`conf/bench.yaml`) trained on all 42,000 rows, was archived in "
+             "`results/` (*archived as*), and joined the average of "
+             f"`{result['command']}`; accuracy on the replica's answer key. Fit minutes are "
+             "marked busy where other processes used the machine meanwhile: they say how long "
+             "that run took there, not how fast the recipe is (see the train step section).",
+             "", "| member | archived as | test acc (key) | epochs | fit min |",
+             "|---|---|---|---|---|"]
     for m in result["members"]:
-        lines.append(f"| `{m['command']}` | {m['test_accuracy']:.5f} | {_epochs(m)} "
-                     f"| {m['fit_seconds']:.0f} |")
+        lines.append(f"| `{m['command']}` | `{m['dir']}` | {m['test_accuracy']:.5f} "
+                     f"| {_epochs(m)} | {_timed(m['fit_seconds'] / 60, m.get('fit_load'))} |")
     singles = [m["test_accuracy"] for m in result["members"]]
     first = min(3, len(singles))
     mean_first = statistics.mean(singles[:first])
     ensemble = result["test_accuracy"]
-    lines += [f"| mean of the first {first} single models | {mean_first:.5f} | | |",
-              f"| mean of all {len(singles)} single models "
+    minutes = sum(m["fit_seconds"] for m in result["members"]) / 60
+    lines += [f"| mean of the first {first} single models | | {mean_first:.5f} | | |",
+              f"| mean of all {len(singles)} single models | "
               f"| {statistics.mean(singles):.5f} | | |",
-              f"| **ensemble of {len(singles)}** | **{ensemble:.5f}** | | |"]
+              f"| **ensemble of {len(singles)}** | `{record}` | **{ensemble:.5f}** | "
+              f"| {minutes:.0f} in all |"]
     if folds:
         cv = bench.run(f"cnn-folds{folds}", ["model=cnn", "data.holdout=0",
                                              f"data.folds={folds}"])
-        lines.append(f"| `{cv['command']}` ({folds} fold models averaged) "
-                     f"| {cv['test_accuracy']:.5f} | | {cv['fit_seconds']:.0f} |")
+        lines.append(f"| `{cv['command']}` ({folds} fold models averaged) | `{cv['dir']}` "
+                     f"| {cv['test_accuracy']:.5f} | "
+                     f"| {_timed(cv['fit_seconds'] / 60, cv.get('fit_load'))} |")
     lines += ["", f"The ensemble is {ensemble - statistics.mean(singles):+.5f} over the mean "
               f"single model and {ensemble - max(singles):+.5f} over the best one "
               f"({(ensemble - max(singles)) * result['test_rows']:+.0f} of "
-              f"{result['test_rows']:,} test images). Members' fit seconds: "
+              f"{result['test_rows']:,} test images). Members' fit minutes: "
               f"{_threads_note(result['members'])}."]
     if not folds:
         lines += ["", "The `data.folds=K` ensemble was not measured in this run (`--folds 0`)."]
@@ -612,8 +723,10 @@ def section_ensembles(bench: Bench, plan: dict) -> str:
 
 def _threads_note(members: list[dict]) -> str:
     threads = sorted({m.get("threads") for m in members}, key=str)
+    machines = sorted({f"{m['machine']['cores']} cores, {m['machine']['cpu']}"
+                       if m.get("machine") else "an unrecorded machine" for m in members})
     return (f"each at threads={threads[0]}" if len(threads) == 1
-            else "at threads=" + "/".join(map(str, threads))) + f" on {machine()}"
+            else "at threads=" + "/".join(map(str, threads))) + f" on {'; '.join(machines)}"
 
 
 def render_sweeps(sweeps: dict) -> str:
@@ -623,11 +736,15 @@ def render_sweeps(sweeps: dict) -> str:
         "`experiment=seed_table` (svm, logreg, nn, lenet on the 10% holdout), whole command "
         "wall time, including each job's start-up:", "",
         "| launcher | wall s | command |", "|---|---|---|",
-        f"| basic (one job at a time, 2 threads each) | {basic['seconds']:.0f} "
+        f"| basic (one job at a time, 2 threads each) "
+        f"| {_timed(basic['seconds'], basic.get('load'))} "
         f"| `{basic['command']}` |",
-        f"| joblib, 2 jobs at once (1 thread each) | {joblib['seconds']:.0f} "
+        f"| joblib, 2 jobs at once (1 thread each) "
+        f"| {_timed(joblib['seconds'], joblib.get('load'))} "
         f"| `{joblib['command']}` |", "",
-        f"Ratio basic / joblib: {basic['seconds'] / joblib['seconds']:.2f}.", "",
+        ("A launcher measured busy: no ratio drawn." if _busy(basic.get("load"),
+                                                              joblib.get("load"))
+         else f"Ratio basic / joblib: {basic['seconds'] / joblib['seconds']:.2f}."), "",
         "The seed table it prints (basic launcher run; the seed analysis's figures beside):",
         "", "| model | train acc | holdout acc | seed's train / holdout |",
         "|---|---|---|---|"]

@@ -1,14 +1,17 @@
-"""Average (or vote) saved runs into one submission; no retraining.
+"""Average, vote or select saved runs into one submission; no retraining.
 
-    python -m src.ensemble runs=outputs/a_cnn,outputs/b_cnn,outputs/c_cnn
+    python -m src.ensemble runs=outputs/a_cnn,outputs/b_cnn,results/c
     python -m src.ensemble runs=multirun/2026-11-25/19-00-00 top=5 method=vote
+    python -m src.ensemble runs=results/a,results/b,results/c method=select
     python -m src.run experiment=cnn_ensemble      # train 5 seeds and average them, one command
 
-Members are finished run dirs (their test predictions), or every finished job of a sweep dir.
+Members are finished run dirs or archived runs (results/, src/runs/archive.py: their test
+predictions), or every finished job of a sweep dir; all must have predicted the same test set.
 When members share a holdout split, it reports each one's holdout accuracy, how often each pair
-agrees, and the ensemble's own holdout accuracy. The ensemble's record (metrics and test
-predictions, src/runs/run_dir.py) goes to `out_dir`; its submission, validated, to
-`submission.dir`.
+agrees, and the ensemble's own holdout accuracy. `method=select` weights the members by
+ensemble selection (src/ensembles/selection.py) on their shared holdout or out-of-fold rows.
+The ensemble's record (metrics and test predictions, src/runs/run_dir.py) goes to `out_dir`;
+its submission, validated, to `submission.dir`.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from src.config import command_config
+from src.data import dataset
+from src.ensembles.selection import forward_selection
 from src.runs.run_dir import METRICS, TEST_PROBA, RunDir, sweep_jobs
 from src.submissions import submission_csv
 from src.utils.errors import ConfigError, exit_on_error
 
-METHODS = ("mean", "vote")
+METHODS = ("mean", "vote", "select")
 
 
 def members(paths: list[str], top: int | None) -> list[RunDir]:
@@ -39,8 +44,8 @@ def members(paths: list[str], top: int | None) -> list[RunDir]:
         elif jobs := [job for job in sweep_jobs(path.path) if job.is_finished()]:
             runs.extend(jobs)
         else:
-            raise ConfigError(f"{path} is neither a finished run dir nor a sweep dir with "
-                              f"finished jobs (no {METRICS})")
+            raise ConfigError(f"{path} is neither a finished or archived run nor a sweep dir "
+                              f"with finished jobs (no {METRICS})")
     runs = list(dict.fromkeys(runs))
     for run in runs:
         if run.test_proba(mmap=True) is None:
@@ -58,10 +63,11 @@ def members(paths: list[str], top: int | None) -> list[RunDir]:
     return runs
 
 
-def combine(probas: list[np.ndarray], method: str) -> np.ndarray:
-    """Class scores of the ensemble: the mean, or vote counts with the mean breaking ties."""
-    mean = np.mean(probas, axis=0)
-    if method == "mean":
+def combine(probas: list[np.ndarray], method: str, weights=None) -> np.ndarray:
+    """Class scores of the ensemble: the (weighted, for select) mean, or vote counts with the
+    mean breaking ties."""
+    mean = np.average(probas, axis=0, weights=weights if method == "select" else None)
+    if method in ("mean", "select"):
         return mean
     votes = np.zeros_like(mean)
     for proba in probas:
@@ -69,7 +75,48 @@ def combine(probas: list[np.ndarray], method: str) -> np.ndarray:
     return votes + mean / (len(probas) + 1)  # mean < 1 vote: it only splits ties
 
 
-def holdout_report(runs: list[RunDir], method: str) -> dict | None:
+def check_test_sets(runs: list[RunDir], data) -> str | None:
+    """The fingerprint of the test set the members predicted; one line when they predicted
+    different ones, or another than data.dir holds now (a replica shuffled otherwise, or
+    Kaggle's own files): such a submission would not belong to these test rows."""
+    said = {str(r): (r.metrics().get("data") or {}).get("test") for r in runs}
+    known = sorted({fp for fp in said.values() if fp})
+    if len(known) > 1:
+        groups = "; ".join(f"{fp}: " + ", ".join(r for r, f in said.items() if f == fp)
+                           for fp in known)
+        raise ConfigError(f"members predicted different test sets ({groups})")
+    if known and (Path(data.dir) / "test.csv").is_file():
+        here = dataset.load_test(data.dir, data.cache).fingerprint()
+        if here != known[0]:
+            raise ConfigError(f"the members predicted another test set than {data.dir}/test.csv "
+                              f"(fingerprint {known[0]}, the file's {here}): join runs trained "
+                              "on this data, or point data.dir at theirs")
+    return known[0] if known else None
+
+
+def selection_rows(runs: list[RunDir], data) -> tuple[list[np.ndarray], np.ndarray, str]:
+    """Rows no member trained on, to select by: a shared holdout, else out-of-fold scores of
+    runs with the same folds of the same train.csv."""
+    holdouts = [r.holdout() for r in runs]
+    if all(h is not None for h in holdouts) and all(
+            np.array_equal(h[1], holdouts[0][1]) for h in holdouts):
+        return [h[0] for h in holdouts], holdouts[0][1], f"the shared holdout " \
+            f"({len(holdouts[0][1])} rows)"
+    oofs = [r.oof_proba() for r in runs]
+    splits = {(c["data"]["folds"], c["data"]["split_seed"]) for c in (r.config() or {
+        "data": {"folds": None, "split_seed": None}} for r in runs)}
+    if all(o is not None for o in oofs) and len(splits) == 1:
+        train = dataset.load_train(data.dir, data.cache)
+        trained_on = {(r.metrics().get("data") or {}).get("train") for r in runs}
+        if trained_on == {train.fingerprint()} and len(oofs[0]) == len(train):
+            return oofs, train.labels, f"out-of-fold scores ({len(train)} rows)"
+    raise ConfigError("method=select needs rows no member trained on: members sharing one "
+                      "holdout (data.holdout > 0, the same split) or k-fold runs "
+                      "(data.folds=K, the same K and split) of this data; runs fit on all "
+                      "rows can only be averaged (method=mean)")
+
+
+def holdout_report(runs: list[RunDir], method: str, weights=None) -> dict | None:
     """Holdout accuracy of each member and of the ensemble, and pairwise agreement, when
     every member held out the same rows (same labels in the same order)."""
     runs = [RunDir(r) for r in runs]
@@ -80,7 +127,7 @@ def holdout_report(runs: list[RunDir], method: str) -> dict | None:
     if any(not np.array_equal(held_labels, labels) for _, held_labels in holdouts):
         return None
     predicted = [proba.argmax(axis=1) for proba, _ in holdouts]
-    ensemble = combine([proba for proba, _ in holdouts], method).argmax(axis=1)
+    ensemble = combine([proba for proba, _ in holdouts], method, weights).argmax(axis=1)
     return {
         "members": {str(r): float(np.mean(p == labels)) for r, p in zip(runs, predicted,
                                                                          strict=True)},
@@ -107,9 +154,18 @@ def main(argv: list[str]) -> Path:
         shapes = ", ".join(f"{r.name}: {p.shape[0]} rows" for r, p in zip(runs, probas,
                                                                           strict=True))
         raise ConfigError(f"members predicted different test sets ({shapes})")
-    scores = combine(probas, settings.method)
+    test_set = check_test_sets(runs, settings.data)
+    weights = selected_on = None
+    if settings.method == "select":
+        if isinstance(settings.select_rounds, bool) or not isinstance(
+                settings.select_rounds, int) or settings.select_rounds < 1:
+            raise ConfigError(f"select_rounds={settings.select_rounds} is out of range: "
+                              "expected an integer >= 1")
+        held, labels, selected_on = selection_rows(runs, settings.data)
+        weights = forward_selection(held, labels, settings.select_rounds)
+    scores = combine(probas, settings.method, weights)
     test_labels = [p.argmax(axis=1) for p in probas]
-    report = holdout_report(runs, settings.method)
+    report = holdout_report(runs, settings.method, weights)
     out_dir = RunDir(settings.out_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = f"holdout{report['ensemble']:.5f}" if report else "full"
@@ -120,6 +176,10 @@ def main(argv: list[str]) -> Path:
     metrics = {
         "model": f"ensemble-{settings.method}",
         "members": [str(r) for r in runs],
+        "weights": None if weights is None else {str(r): float(w) for r, w in
+                                                 zip(runs, weights, strict=True)},
+        "selected_on": selected_on,
+        "data": {"test": test_set},
         "holdout_accuracy": report["ensemble"] if report else None,
         "holdout": report,
         "test_agreement": {f"{a} ~ {b}": float(np.mean(la == lb))
@@ -129,23 +189,33 @@ def main(argv: list[str]) -> Path:
     }
     out_dir.write_test_proba(scores / scores.sum(axis=1, keepdims=True))
     out_dir.write_metrics(metrics)
-    _print(runs, report, metrics, path, out_dir, settings.top is not None)
+    _print(runs, report, metrics, path, out_dir,
+           settings.top is not None or settings.method == "select")
     return path
 
 
 def _print(runs, report, metrics, path, out_dir, chosen_by_holdout: bool) -> None:
     print(f"ensemble of {len(runs)} ({metrics['model']}):")
+    weights = metrics["weights"]
     for run in runs:
         accuracy = report["members"][str(run)] if report else None
-        print(f"  {run}" + (f"  holdout {accuracy:.5f}" if accuracy is not None else ""))
+        print(f"  {run}" + (f"  holdout {accuracy:.5f}" if accuracy is not None else "")
+              + (f"  weight {weights[str(run)]:.2f}" if weights else ""))
+    if weights:
+        print(f"weights chosen by ensemble selection on {metrics['selected_on']}")
     if report:
         low = min(report["agreement"].values())
         if chosen_by_holdout:
-            print("(members were chosen by this holdout's accuracy: the ensemble's holdout "
-                  "accuracy is optimistic)")
+            what = "weights were" if weights else "members were"
+            print(f"({what} chosen on this holdout: the ensemble's holdout accuracy is "
+                  "optimistic)")
+        best = max(report["members"].values())
         print(f"holdout ({report['rows']} rows): ensemble {report['ensemble']:.5f}, "
-              f"best member {max(report['members'].values()):.5f}; members agree on "
+              f"best member {best:.5f}; members agree on "
               f"{low:.2%}..{max(report['agreement'].values()):.2%} of rows pairwise")
+        if report["ensemble"] < best:
+            print(f"note: the ensemble is {(best - report['ensemble']) * report['rows']:.0f} "
+                  "holdout image(s) behind its best member")
     else:
         print("no shared holdout (members trained on all rows, or on different splits): "
               "agreement on the test rows only")

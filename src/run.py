@@ -158,6 +158,8 @@ def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_pa
         "holdout_accuracy": holdout_accuracy,
         "train_accuracy": float(np.mean([f.train_accuracy for f in fits])),
         "split": plan.split_record(cfg.data),
+        # which images: archived predictions join others only on the same test set
+        "data": {"train": train_set.fingerprint(), "test": test_set.fingerprint()},
         "rows": rows,
         "models": [f.summary() for f in fits],
         "epochs": fits[0].epochs,

@@ -37,15 +37,26 @@ def test_verdicts_follow_the_numbers_and_the_noise():
     # one round measures no spread: nothing is judged from it
     assert train_speed.noise_of({"baseline": {"images_per_s": [100]}}) is None
     assert train_speed.verdict([2.0], noise=None).startswith("not judged")
-    assert train_speed.matmul_gflops(size=256, repeats=2) > 0
+    # a ratio with a busy side is never judged, however clear it looks
+    assert train_speed.verdict([1.5, 1.6], noise=0.1, busy=[False, True]) == \
+        "not judged (busy machine)"
+
+
+def test_the_matmul_peak_is_a_product_of_the_size_over_the_time_with_its_load():
+    peak = train_speed.matmul_gflops(size=256, repeats=2)
+    # 2 x 256^3 FLOPs in at least a microsecond: a finite rate, and the load it ran under
+    assert 0 < peak["gflops"] < 2 * 256**3 / 1e-6 / 1e9
+    assert set(peak["load"]) == {"other_cores", "steal_cores", "busy"}
 
 
 def test_a_train_speed_measurement_runs_the_configured_model(tiny_data):
     # data.cache=false: the shared tiny data dir stays as it was made
     result = train_speed.measure("nn", [f"data.dir={tiny_data}", "data.cache=false"], {},
                                  images=200, epochs=1)
-    assert result["images_per_s"] > 0
     assert result["flops_per_image"] == 3 * 2 * (784 * 400 + 400 * 10)
+    # 200 images in one timed epoch: a rate no slower than 200 images in 10 minutes
+    assert result["images_per_s"] > 200 / 600
+    assert result["load"]["busy"] in (True, False)
     with pytest.raises(RuntimeError, match="worker failed"):
         train_speed.measure("resnet9000", [f"data.dir={tiny_data}"], {}, 200, 1)
 
@@ -67,19 +78,29 @@ def test_a_section_written_before_markers_is_replaced_by_its_old_heading():
     assert text.index("measured") < text.index("## An ensemble") and "members" in text
 
 
-def _speed_record(tmp_path, baseline, variants, xla):
-    def entry(ips, ratios, **setting):
+QUIET = {"other_cores": 0.02, "steal_cores": 0.0, "busy": False}
+BUSY = {"other_cores": 0.9, "steal_cores": 0.0, "busy": True}
+
+
+def _speed_record(tmp_path, baseline, variants, xla, busy=()):
+    """A speed.json as `Bench.speed` writes it; `busy` names the settings measured busy."""
+    def entry(name, ips, ratios, **setting):
+        load = BUSY if name in busy else QUIET
         return {"setting": {"model": "cnn", **setting}, "images_per_s": ips, "ratios": ratios,
-                "flops_per_image": 112e6, "threads": 2}
-    compared = {"baseline": entry(baseline, [1.0] * len(baseline))}
+                "flops_per_image": 112e6, "threads": 2, "loads": [load] * len(ips),
+                "busy": [load["busy"] or "baseline" in busy] * len(ips)}
+    compared = {"baseline": entry("baseline", baseline, [1.0] * len(baseline))}
     for name, (ratios, setting) in variants.items():
         scaled = [b * r for b, r in zip(baseline, ratios, strict=True)]
-        compared[name] = entry(scaled, ratios, **setting)
-    record = {"peak_gflops": [150.0, 140.0], "images": 3072, "epochs": 2,
-              "rounds": len(baseline), "compared": compared, "xla_ratios": xla,
-              "machine": "test machine"}
-    (tmp_path / "speed.json").write_text(json.dumps(record))
-    return bench.Bench(tmp_path, tmp_path), {"speed": {}}
+        compared[name] = entry(name, scaled, ratios, **setting)
+    record = {"peak_gflops": [{"gflops": 150.0, "load": QUIET},
+                              {"gflops": 140.0, "load": QUIET}],
+              "images": 3072, "epochs": 2, "rounds": len(baseline), "compared": compared,
+              "xla_ratios": {"ratios": xla, "busy": [False] * len(xla)},
+              "machine": "test machine", "cores": 2}
+    (tmp_path / "bench").mkdir(exist_ok=True)
+    (tmp_path / "bench" / "speed.json").write_text(json.dumps(record))
+    return bench.Bench(tmp_path, tmp_path, tmp_path), {"speed": {}}
 
 
 def test_the_speed_section_concludes_from_its_own_numbers(tmp_path):
@@ -93,7 +114,8 @@ def test_the_speed_section_concludes_from_its_own_numbers(tmp_path):
     assert "**34 GFLOP/s, 23% of the matmul peak**" in text
     # batch 256 is faster still but changes the math: the pick is float32 input
     assert "with the same math: float32 input (1.48x)" in text
-    assert "| oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`) | 217 | 0.70, 0.72 | slower |" in text
+    assert "| oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`) | 217 | 0.70, 0.72 | quiet | slower |" \
+        in text
     assert "**slower in every pair (0.52x)**" in text
 
 
@@ -104,3 +126,33 @@ def test_the_speed_section_says_nothing_beats_the_noise_when_nothing_does(tmp_pa
     text = bench.section_speed(b, plan)
     assert "noise was 35%" in text and "No setting with the same math beat" in text
     assert "**no difference beyond the noise**" in text and "| within noise |" in text
+
+
+def test_a_busy_timing_is_shown_as_such_and_decides_nothing(tmp_path):
+    b, plan = _speed_record(tmp_path, [300, 310], {
+        "float32 input": ([1.5, 1.45], {"overrides": ["trainer.pipeline.input_dtype=float32"]}),
+        "oneDNN off": ([1.02, 1.01], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
+    }, xla=[0.5, 0.55], busy={"float32 input"})
+    text = bench.section_speed(b, plan)
+    # the clear 1.5x was measured beside 0.9 cores of other work: shown, marked, not judged
+    assert "| 1.50, 1.45 | busy (0.90 cores of other load) | not judged (busy machine) |" in text
+    assert "float32 input (1.48x)" not in text and "Not judged, measured busy: float32 input" \
+        in text
+    assert "No setting with the same math beat the default" in text
+
+
+def test_a_busy_baseline_is_not_set_against_the_peak(tmp_path):
+    b, plan = _speed_record(tmp_path, [300, 310], {
+        "oneDNN off": ([0.7, 0.72], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
+    }, xla=[0.5, 0.55], busy={"baseline"})
+    text = bench.section_speed(b, plan)
+    assert "34 GFLOP/s (a busy timing: not set against the peak)" in text
+    assert "of the matmul peak**" not in text and "Every setting had a busy round" in text
+
+
+def test_timings_carry_their_load_into_the_tables():
+    assert bench._timed(812.4, QUIET) == "812"
+    assert bench._timed(812.4, BUSY) == "812 (busy: 0.90 cores of other load)"
+    # a record from before loads were kept is no ground for a conclusion either
+    assert bench._timed(812.4, None) == "812 (load unknown)"
+    assert bench._busy(None) and bench._busy(BUSY) and not bench._busy(QUIET, QUIET)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
+from src.data import dataset
 from src.submissions import submission_csv
-from tests.helpers import ROOT, one_line_error, run_module, train
+from tests.helpers import KERAS, ROOT, one_line_error, run_module, train
 
 FAST = {
     "logreg": [],
@@ -39,6 +40,12 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
     assert (one["fit_rows"], one["holdout_rows"]) == (270, 30)
     assert one["holdout_accuracy"] == metrics["holdout_accuracy"]
     assert metrics["fit_seconds"] > 0 and metrics["peak_memory_mb"] > 0
+    # every timing says how busy the machine was, and where it was taken
+    assert metrics["fit_load"]["busy"] in (True, False) and metrics["fit_load"]["other_cores"] >= 0
+    assert one["fit_load"] == metrics["fit_load"] and metrics["machine"]["cores"] >= 1
+    assert metrics["epochs"] == one["epochs"] == (1 if model in KERAS else None)
+    assert metrics["data"] == {"train": dataset.load_train(tiny_data, cache=False).fingerprint(),
+                               "test": dataset.load_test(tiny_data, cache=False).fingerprint()}
     assert set(metrics["git"]) == {"commit", "dirty"}
     assert f"model={model}" in metrics["overrides"]
 

@@ -24,21 +24,25 @@ import time
 
 import numpy as np
 
+from src.utils.machine import LoadMeter, label
+
 TRAIN_TO_FORWARD = 3  # forward + input gradients + weight gradients
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
-    """The best of `repeats` float32 (size x size) @ (size x size) products, in GFLOP/s."""
+    """The best of `repeats` float32 (size x size) @ (size x size) products, in GFLOP/s, and
+    the load of other processes meanwhile."""
     rng = np.random.default_rng(0)
     a = rng.random((size, size), dtype=np.float32)
     b = rng.random((size, size), dtype=np.float32)
     a @ b  # warm up the BLAS threads
     best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    with LoadMeter() as meter:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+    return {"gflops": 2 * size**3 / best / 1e9, "load": meter.record()}
 
 
 def train_flops_per_image(model) -> float:
@@ -94,11 +98,12 @@ def _worker(spec: dict) -> dict:
     train = dataset.load_train(cfg.data.dir, cfg.data.cache)
     rows = np.random.default_rng(0).permutation(len(train))[:spec["images"]]
     estimator = instantiate(cfg.model.estimator, _convert_="all")
-    estimator.fit(train.pixels[rows], train.labels[rows])
+    with LoadMeter() as meter:
+        estimator.fit(train.pixels[rows], train.labels[rows])
     seconds = np.diff(estimator.history_["seconds"])  # epochs after the first (tracing)
     return {"images_per_s": len(rows) / float(np.median(seconds)),
             "flops_per_image": train_flops_per_image(estimator.model_),
-            "threads": cfg.threads}
+            "threads": cfg.threads, "load": meter.record()}
 
 
 def compare(baseline: dict, variants: dict[str, dict], rounds: int, images: int,
@@ -115,9 +120,14 @@ def compare(baseline: dict, variants: dict[str, dict], rounds: int, images: int,
             runs[name].append(measure(setting["model"], setting.get("overrides", []),
                                       setting.get("env", {}), images, epochs))
     base = [r["images_per_s"] for r in runs["baseline"]]
+    base_busy = [bool(r["load"]["busy"]) for r in runs["baseline"]]
     return {name: {"setting": baseline if name == "baseline" else variants[name],
                    "images_per_s": [r["images_per_s"] for r in measured],
                    "ratios": [r["images_per_s"] / b for r, b in zip(measured, base, strict=True)],
+                   # a ratio is busy when either side of it was measured on a busy machine
+                   "busy": [bool(r["load"]["busy"]) or b for r, b in zip(measured, base_busy,
+                                                                          strict=True)],
+                   "loads": [r["load"] for r in measured],
                    "flops_per_image": measured[0]["flops_per_image"],
                    "threads": measured[0]["threads"]}
             for name, measured in runs.items()}
@@ -125,19 +135,24 @@ def compare(baseline: dict, variants: dict[str, dict], rounds: int, images: int,
 
 def alternate_pairs(baseline: dict, variant: dict, pairs: int, images: int, epochs: int,
                     log=print) -> list[float]:
-    """Variant over baseline images a second, one ratio per (off, on) pair run back to back."""
-    ratios = []
+    """Variant over baseline images a second, one ratio per (off, on) pair run back to back,
+    and whether each pair was measured on a busy machine."""
+    ratios, busy = [], []
     for k in range(pairs):
         log(f"train speed, pair {k + 1}/{pairs}")
         off = measure(baseline["model"], baseline.get("overrides", []), {}, images, epochs)
         on = measure(variant["model"], variant.get("overrides", []), {}, images, epochs)
         ratios.append(on["images_per_s"] / off["images_per_s"])
-    return ratios
+        busy.append(bool(off["load"]["busy"] or on["load"]["busy"]))
+    return {"ratios": ratios, "busy": busy}
 
 
-def verdict(ratios: list[float], noise: float | None) -> str:
+def verdict(ratios: list[float], noise: float | None, busy: list[bool] = ()) -> str:
     """'faster' or 'slower' when every ratio is beyond the baseline's own spread, else
-    'within noise'; with no spread measured (one round), 'not judged'."""
+    'within noise'; with no spread measured (one round), or any ratio measured on a busy
+    machine, 'not judged'."""
+    if any(busy):
+        return "not judged (busy machine)"
     if noise is None:
         return "not judged (one round)"
     if min(ratios) > 1 + noise:
@@ -173,8 +188,9 @@ def main() -> None:
     result = measure(args.model, [], {}, images=3072, epochs=2)
     gflops = result["images_per_s"] * result["flops_per_image"] / 1e9
     print(f"model={args.model}: {result['images_per_s']:.0f} images/s, "
-          f"{result['flops_per_image'] / 1e6:.0f} MFLOP an image, {gflops:.1f} GFLOP/s; "
-          f"float32 matmul peak {peak:.1f} GFLOP/s: {gflops / peak:.0%} of it")
+          f"{result['flops_per_image'] / 1e6:.0f} MFLOP an image, {gflops:.1f} GFLOP/s "
+          f"({label(result['load'])}); float32 matmul peak {peak['gflops']:.1f} GFLOP/s "
+          f"({label(peak['load'])}): {gflops / peak['gflops']:.0%} of it")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ cache; so does a cache that fails to read, since zip CRCs catch corruption.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -37,6 +38,14 @@ class Digits:
 
     def subset(self, rows: np.ndarray) -> Digits:
         return Digits(self.pixels[rows], None if self.labels is None else self.labels[rows])
+
+    def fingerprint(self) -> str:
+        """Which images, in which order: saved predictions belong to one test set, and a
+        replica shuffled otherwise (or Kaggle's own files) is another."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.pixels).tobytes())
+        if self.labels is not None:
+            digest.update(np.ascontiguousarray(self.labels).tobytes())
+        return digest.hexdigest()[:16]
 
 
 def load_train(data_dir: str | Path, cache: bool = True) -> Digits:

@@ -24,6 +24,10 @@ CONFIG = "config_resolved.yaml"  # the config with every interpolation resolved
 TEST_PROBA = "test_proba.npy"  # float32 (test rows, 10): what the submission is the argmax of
 HOLDOUT = "holdout.npz"  # the holdout's class scores and labels, for ensembles' agreement
 OOF_PROBA = "oof_proba.npy"  # k folds: out-of-fold class scores for every labelled row
+# An archived run (results/, src/runs/archive.py) keeps the three above in one compressed file,
+# float16: arrays "test_proba", and where the run had them "holdout_proba" + "holdout_labels",
+# "oof_proba". The readers below take either form.
+PREDICTIONS = "predictions.npz"
 REPORT = "report.html"
 TRACKING = "tracking.json"  # tracking=mlflow: the run's MLflow run (a sweep dir: its parent run)
 HYDRA = ".hydra"  # Hydra's own: composed config and the job's overrides
@@ -151,6 +155,10 @@ class RunDir:
         """The MLflow run this run was tracked as ({"uri", "run_id"}), if it was."""
         return _json(self.path / TRACKING)
 
+    def write_predictions(self, arrays: dict[str, np.ndarray]) -> Path:
+        """An archived run's predictions (see PREDICTIONS), compressed."""
+        return write_arrays(self.path / PREDICTIONS, compressed=True, **arrays)
+
     def files(self) -> list[Path]:
         """What the run wrote for people to look at: its records and figures."""
         names = [METRICS, CONFIG, *FIGURES]
@@ -170,15 +178,41 @@ class RunDir:
 
     def test_proba(self, mmap: bool = False) -> np.ndarray | None:
         path = self.path / TEST_PROBA
-        return np.load(path, mmap_mode="r" if mmap else None) if path.is_file() else None
+        if path.is_file():
+            return np.load(path, mmap_mode="r" if mmap else None)
+        return self._archived("test_proba")
 
     def holdout(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(class scores, labels) of the run's holdout rows, or None without a holdout."""
         path = self.path / HOLDOUT
         if not path.is_file():
-            return None
+            proba, labels = self._archived("holdout_proba"), self._archived("holdout_labels")
+            return None if proba is None or labels is None else (proba, labels)
         with np.load(path) as saved:
             return saved["proba"], saved["labels"]
+
+    def oof_proba(self) -> np.ndarray | None:
+        """k folds: out-of-fold class scores of every labelled row, in train.csv's order."""
+        path = self.path / OOF_PROBA
+        return np.load(path) if path.is_file() else self._archived("oof_proba")
+
+    def is_archived(self) -> bool:
+        return (self.path / PREDICTIONS).is_file()
+
+    def _archived(self, name: str) -> np.ndarray | None:
+        """An array of an archived run's predictions, as float32 (labels as they are)."""
+        path = self.path / PREDICTIONS
+        if not path.is_file():
+            return None
+        with np.load(path) as saved:
+            if name not in saved.files:
+                return None
+            array = saved[name]
+        return array.astype(np.float32) if array.dtype.kind == "f" else array
+
+    def record_files(self) -> list[Path]:
+        """Every model's JSON records (history.json, search_fold0.json, ...)."""
+        return sorted(p for kind in RECORDS for p in self.path.glob(f"{kind}*.json"))
 
     def record(self, kind: str, stem: str = MODEL) -> dict | None:
         return _json(self._record_path(kind, stem))

@@ -81,10 +81,10 @@ def write_array(path: Path, array) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def write_arrays(path: Path, **arrays) -> None:
-    """Named numpy arrays as one .npz."""
+def write_arrays(path: Path, compressed: bool = False, **arrays) -> Path:
+    """Named numpy arrays as one .npz (deflated with `compressed`)."""
     import numpy as np
 
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_bytes(path, buffer.getvalue())
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    return write_bytes(path, buffer.getvalue())

@@ -1,0 +1,1 @@
+"""Combining trained models' predictions into one."""

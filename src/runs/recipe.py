@@ -1,0 +1,38 @@
+"""A run's recipe: the part of its resolved config that decides the model it trains.
+
+Two runs with the same recipe on the same data train the same model, whatever their run dirs,
+thread counts, figures or verbosity; `make bench` reuses a finished run only when its recipe
+hash is the one it would train now, so a changed recipe trains again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+# The data settings that choose the rows a model is fit on; where the files live does not.
+DATA_KEYS = ("holdout", "folds", "split_seed")
+# Trainer keys that change what is logged, not what is learned.
+TRAINER_LOGGING = ("verbose", "tensorboard")
+# The estimator repeats these from the top level (seed, trainer) or takes them from the
+# machine (threads): counted once, or not at all.
+ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
+
+
+def recipe(config: dict) -> dict:
+    """The recipe of a resolved config (config_resolved.yaml, loaded)."""
+    model = dict(config["model"])
+    model["estimator"] = {k: v for k, v in model["estimator"].items()
+                          if k not in ESTIMATOR_REPEATS}
+    return {
+        "model": model,
+        "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING},
+        "seed": config["seed"],
+        "data": {k: config["data"].get(k) for k in DATA_KEYS},
+    }
+
+
+def recipe_hash(config: dict) -> str:
+    """12 hex digits that change whenever the recipe does."""
+    text = json.dumps(recipe(config), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
