@@ -306,3 +306,31 @@ def test_the_default_cnn_predicts_after_one_epoch_as_well_as_it_trained():
     assert trained > 0.5 and predicted >= trained - 0.05
     trained, lagging = one_epoch(bn_momentum=0.99)
     assert lagging < trained - 0.3  # what the check above guards against
+
+
+def test_elastic_distortion_gives_each_image_its_own_field_in_both_directions():
+    import tensorflow as tf
+
+    from src.models import elastic
+
+    image = np.zeros((28, 28, 1), np.uint8)
+    image[6:22, 12:16] = 255  # a vertical stroke
+    batch = tf.constant(np.stack([image, image]))
+    seed = tf.constant([3, 4], tf.int64)
+    out = elastic.distort(batch, alpha=20.0, sigma=4.0, seed=seed).numpy()
+    assert out.shape == (2, 28, 28, 1) and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 255 + 1e-3
+    assert not np.allclose(out[0], out[1])  # the same image, two fields
+    assert np.array_equal(out, elastic.distort(batch, 20.0, 4.0, seed).numpy())  # seeded
+    field = elastic.displacement((2, 28, 28), 20.0, 4.0, seed).numpy()
+    assert not np.allclose(field[..., 0], field[..., 1])  # dy and dx drawn apart
+    # smoothed uniform noise times alpha: no pixel moves further than alpha
+    assert 0 < np.abs(field).max() <= 20.0
+    assert np.array_equal(elastic.distort(batch, 0.0, 4.0, seed).numpy(), batch.numpy())
+
+
+def test_a_cnn_trains_with_elastic_distortion_in_its_pipeline(digits):
+    X, y = digits
+    model = classifier("cnn", epochs=2, batch_size=32, **{"augment.elastic": 20.0}).fit(X, y)
+    assert len(model.history_["loss"]) == 2
+    assert model.history_["loss"][1] < model.history_["loss"][0]

@@ -43,6 +43,13 @@ def check(cfg: DictConfig) -> None:
     for name, limit in (("rotation", 180), ("shift", 0.5), ("zoom", 0.5)):
         _number(f"trainer.augment.{name}", t.augment[name], lambda v, lim=limit: 0 <= v <= lim,
                 f"a number in [0, {limit}] (0: off)")
+    _number("trainer.augment.elastic", t.augment.elastic, lambda v: 0 <= v <= 100,
+            "alpha in pixels, a number in [0, 100] (0: off)")
+    _number("trainer.augment.elastic_sigma", t.augment.elastic_sigma, lambda v: 0.5 <= v <= 14,
+            "pixels, a number in [0.5, 14]")
+    if t.augment.elastic and t.pipeline.augment_in != "data":
+        raise ConfigError("trainer.augment.elastic works in the tf.data pipeline only: add "
+                          "trainer.pipeline.augment_in=data")
     _number("trainer.decay", t.decay, lambda v: 0 < v <= 1, "a number in (0, 1]")
     if t.ema is not None:
         _number("trainer.ema", t.ema, lambda v: 0 < v < 1,
@@ -108,6 +115,9 @@ def _check_conv_net(net) -> None:
     if net.padding not in PADDINGS:
         raise ConfigError(f"{key}.padding={net.padding} is not one of {', '.join(PADDINGS)}")
     check_blocks_fit(IMAGE_SIDE, list(net.get("filters", [])), net.padding)
+    if "bn_momentum" in net:
+        _number(f"{key}.bn_momentum", net.bn_momentum, lambda v: 0 <= v < 1,
+                "a number in [0, 1), e.g. 0.9")
 
 
 def _number(key, value, ok, accepted):

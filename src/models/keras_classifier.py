@@ -31,6 +31,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from tensorflow.python.framework import config as tf_config
 
+from src.models import elastic
 from src.models.contract import RunnerModel
 from src.models.progress import EpochProgress
 from src.models.training_clock import TrainingClock
@@ -260,6 +261,15 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             augment = _augmenter(self.trainer["augment"], self.seed)
         if augment is not None:  # whole batches at a time: one transform op per batch
             data = data.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=calls)
+        alpha = self.trainer["augment"].get("elastic", 0.0)
+        if training and alpha:
+            # a seed per batch, other each epoch and the same for the same trainer seed
+            seeds = tf.data.Dataset.random(seed=self.seed + 3, rerandomize_each_iteration=True)
+            sigma = self.trainer["augment"]["elastic_sigma"]
+            data = tf.data.Dataset.zip(data, seeds).map(
+                lambda xy, s: (elastic.distort(xy[0], alpha, sigma,
+                                               tf.stack([s, tf.constant(self.seed, tf.int64)])),
+                               xy[1]), num_parallel_calls=calls)
         data = data.map(lambda x, y: (x, tf.one_hot(y, N_CLASSES)), num_parallel_calls=calls)
         return data.prefetch(tf.data.AUTOTUNE)
 
