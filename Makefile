@@ -108,6 +108,6 @@ dashboard: setup ## serve optuna-dashboard on a search's study: STUDY=cnn_optuna
 bench: setup ## seed recipes vs ours -> docs/benchmarks.md (resumable; BENCH=quick: minutes; SECTIONS=speed,public,... redoes those alone)
 	$(PY) -m src.bench $(if $(filter quick,$(BENCH)),--quick) $(if $(SECTIONS),--sections $(SECTIONS))
 
-clean: ## remove caches and run dirs (keeps data/, submissions/ and .venv)
+clean: ## remove caches and run dirs (keeps data/, submissions/, results/ and .venv)
 	rm -rf outputs multirun .kaggle-staging bench-quick .pytest_cache .ruff_cache data/*/.cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

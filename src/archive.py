@@ -12,13 +12,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 from omegaconf import OmegaConf
 
 from src.config import command_config
 from src.data import dataset
 from src.runs import archive
 from src.runs.run_dir import RunDir
-from src.utils.errors import ConfigError, exit_on_error
+from src.utils.errors import ConfigError, HarnessError, exit_on_error
 
 
 @exit_on_error
@@ -37,18 +38,22 @@ def main(argv: list[str]) -> RunDir:
 
 
 def _fingerprints(run: RunDir) -> dict | None:
-    """Which images a run that predates recording them used: its data dir's, as they are now
-    (only when the row counts agree)."""
-    metrics, config = run.metrics() or {}, run.config() or {}
-    if "data" in metrics or not config:
+    """Which images a run that predates recording them used: its data dir's as they are now,
+    when that data gives the very holdout the run held out (a replica shuffled otherwise would
+    not); else None, and the archive does not say."""
+    metrics, config, held = run.metrics() or {}, run.config() or {}, run.holdout()
+    if "data" in metrics or held is None:
         return None
+    data = config.get("data", {})
     try:
-        data_dir = config["data"]["dir"]
-        train, test = dataset.load_train(data_dir), dataset.load_test(data_dir)
-    except Exception:  # noqa: BLE001 - no data at hand: the archive says nothing of it
+        train = dataset.load_train(data["dir"])
+        test = dataset.load_test(data["dir"])
+    except (KeyError, HarnessError):  # no data here: nothing to compare with
         return None
+    _, holdout = dataset.holdout_split(train, data["holdout"], data["split_seed"])
     proba = run.test_proba(mmap=True)
-    if proba is None or len(proba) != len(test):
+    if (holdout is None or not np.array_equal(holdout.labels, held[1])
+            or proba is None or len(proba) != len(test)):
         return None
     return {"train": train.fingerprint(), "test": test.fingerprint()}
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import platform
 import shutil
 import statistics
@@ -53,6 +52,7 @@ from src.runs.recipe import recipe_hash
 from src.runs.run_dir import RunDir
 from src.utils import machine as this_machine
 from src.utils.atomic_io import write_bytes, write_text
+from src.utils.errors import ConfigError, exit_on_error
 from src.utils.machine import LoadMeter
 
 SEED_TARGET = 0.984  # the seed LeNet's holdout accuracy after its 50 epochs
@@ -95,6 +95,7 @@ PUBLIC = "cnn_public"  # the public recipe the default is compared with
 WHERE_AND_HOW_LOUD = ("hydra.run.dir=", "submission.dir=", "trainer.verbose=")
 
 
+@exit_on_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few-minute version")
@@ -113,6 +114,9 @@ def main() -> None:
     plan = dict(PLAN[mode])
     listed = dict(command_config.load([], name="bench").ensemble.members)
     if args.members is not None:
+        if not 0 <= args.members <= len(listed):
+            raise ConfigError(f"--members {args.members}: conf/bench.yaml lists {len(listed)} "
+                              "ensemble members; give 0 to that many")
         plan["members"] = args.members
     if plan["members"] is None:
         plan["members"] = len(listed)
@@ -189,13 +193,26 @@ def splice(text: str, name: str, body: str) -> str:
 
 
 def measured_on(path: Path) -> str:
-    """When a bench record was written: the date a section's numbers come from."""
+    """When a bench record was measured (its own stamp: a clone's files all carry the date
+    of the clone)."""
+    record = json.loads(path.read_text())
+    if "measured_at" in record:
+        return record["measured_at"][:10]
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d")
 
 
 def finished_on(run: Path) -> str:
-    """The date a run dir's run finished."""
+    """The date a run finished: an archived run's archive date (the bench archives a run as it
+    finishes), else its metrics' file date."""
+    archived = (RunDir(run).metrics() or {}).get("archive")
+    if archived:
+        return archived["archived_at"][:10]
     return datetime.fromtimestamp(RunDir(run).finished_at(), UTC).strftime("%Y-%m-%d")
+
+
+def stamped(record: dict) -> str:
+    """A bench record as JSON, with when and where it was measured."""
+    return json.dumps(this_machine.stamp(record), indent=2) + "\n"
 
 
 class Bench:
@@ -217,8 +234,11 @@ class Bench:
     def run(self, name: str, overrides: list[str], need_model: bool = False) -> dict:
         """`python -m src.run` with `overrides`, unless the archive holds a run of its recipe
         on these images; a run trained here is archived. Its metrics (and history, if any)."""
-        recipe = recipe_hash(OmegaConf.to_container(command_config.load(overrides)))
-        run = None if need_model else archive.find(self.results, recipe, self.images()["train"])
+        config = OmegaConf.to_container(command_config.load(overrides))
+        recipe = recipe_hash(config)
+        # a run cut by a time budget depends on its machine's speed too
+        on = this_machine.describe() if config["trainer"].get("time_budget") else None
+        run = None if need_model else archive.find(self.results, recipe, self.images(), on)
         if run is None:
             run = self._train(name, overrides, recipe)
         metrics = run.metrics()
@@ -235,20 +255,29 @@ class Bench:
         return metrics
 
     def _train(self, name: str, overrides: list[str], recipe: str) -> RunDir:
+        """Train into out/<name> (a finished run there of this recipe is kept) and archive
+        it; the archived run."""
         run_dir = RunDir(self.out / name)
-        if run_dir.is_training_run() and recipe_hash(run_dir.config()) != recipe:
-            print(f"bench: {run_dir} holds another recipe's run: training again", flush=True)
-            shutil.rmtree(run_dir.path)
+        if run_dir.is_training_run():
+            old = recipe_hash(run_dir.config())
+            if old != recipe:  # kept, under its own recipe's name, before it makes way
+                print(f"bench: {run_dir} holds another recipe's run: training again",
+                      flush=True)
+                self._archive(run_dir, name, old)
+                shutil.rmtree(run_dir.path)
         if not run_dir.is_finished():
             command = ["python", "-m", "src.run", *overrides]
             print(f"bench: {' '.join(command)}", flush=True)
             subprocess.run([sys.executable, *command[1:], f"hydra.run.dir={run_dir}",
                             f"submission.dir={self.out / 'submissions'}", "trainer.verbose=2"],
                            check=True)
-        kept = f"bench-{name}-{recipe[:8]}-{self.images()['train'][:8]}"
-        if not (self.results / kept).exists():
-            archive.archive(run_dir, self.results, kept, self.max_bytes, self.images())
-        return run_dir
+        return self._archive(run_dir, name, recipe)
+
+    def _archive(self, run_dir: RunDir, name: str, recipe: str) -> RunDir:
+        kept = self.results / f"bench-{name}-{recipe[:8]}-{self.images()['train'][:8]}"
+        if kept.exists():
+            return RunDir(kept)
+        return archive.archive(run_dir, self.results, kept.name, self.max_bytes, self.images())
 
     def model_row(self, model: str, split: str) -> dict:
         overrides = [f"model={model}"] + (["data.holdout=0"] if split == "full" else [])
@@ -275,8 +304,8 @@ class Bench:
             with LoadMeter() as meter:
                 linear_svc(C=1.0, solver="svc", features="unit").fit(fit.pixels[:rows],
                                                                      fit.labels[:rows])
-            write_text(record, json.dumps({"rows": rows, "seconds": meter.seconds,
-                                           "load": meter.record()}) + "\n")
+            write_text(record, stamped({"rows": rows, "seconds": meter.seconds,
+                                        "load": meter.record()}))
         return json.loads(record.read_text())
 
     def predict_vs_retrain(self, overrides: list[str]) -> dict:
@@ -285,12 +314,11 @@ class Bench:
         record = self.record("predict.json")
         if not record.is_file():
             run = RunDir(self.out / "cnn-holdout")
-            if not run.model_files(persist.SUFFIXES):
-                run = RunDir(self.run("cnn-holdout", overrides, need_model=True)["dir"])
+            if not run.model_files(persist.SUFFIXES):  # the archive keeps no weights
+                self.run("cnn-holdout", overrides, need_model=True)
             with LoadMeter() as meter:
                 predict.predict(run)
-            write_text(record, json.dumps({"seconds": meter.seconds, "load": meter.record()})
-                       + "\n")
+            write_text(record, stamped({"seconds": meter.seconds, "load": meter.record()}))
         return json.loads(record.read_text())
 
     def ensemble(self, members: dict[str, list[str]]) -> dict:
@@ -304,9 +332,9 @@ class Bench:
         if not RunDir(record).is_finished():
             subprocess.run([sys.executable, "-m", "src.ensemble",
                             "runs=" + ",".join(r["dir"] for r in results),
-                            f"out_dir={record}", f"submission.dir={self.out / 'submissions'}"],
-                           check=True)
-        return {"members": results,
+                            f"data.dir={self.data_dir}", f"out_dir={record}",
+                            f"submission.dir={self.out / 'submissions'}"], check=True)
+        return {"members": results, "record": str(record),
                 "command": "python -m src.ensemble runs=" + ",".join(r["dir"] for r in results),
                 "test_accuracy": key_accuracy(self.data_dir, RunDir(record)),
                 "test_rows": results[0]["rows"]["test"]}
@@ -324,11 +352,10 @@ class Bench:
             xla = train_speed.alternate_pairs(
                 SPEED_BASELINE, {"model": "cnn", "overrides": ["trainer.jit_compile=true"]},
                 settings["pairs"], **n)
-            write_text(record, json.dumps({
+            write_text(record, stamped({
                 "peak_gflops": [peak_before, train_speed.matmul_gflops()], **n,
                 "rounds": settings["rounds"], "compared": compared, "xla_ratios": xla,
-                "machine": machine(), "cores": os.cpu_count()},
-                indent=2) + "\n")
+                "platform": machine()}))
         return json.loads(record.read_text())
 
     def sweep(self, launcher: str, extra: list[str]) -> dict:
@@ -343,9 +370,8 @@ class Bench:
                                 f"submission.dir={self.out / 'submissions'}"], check=True)
             with open(sweep_dir / "summary.csv", newline="") as fh:
                 jobs = list(csv.DictReader(fh))
-            write_text(record, json.dumps({"command": " ".join(command), "seconds":
-                                           meter.seconds, "load": meter.record(),
-                                           "jobs": jobs}, indent=2) + "\n")
+            write_text(record, stamped({"command": " ".join(command), "seconds":
+                                        meter.seconds, "load": meter.record(), "jobs": jobs}))
         return json.loads(record.read_text())
 
 
@@ -388,14 +414,21 @@ def time_loading(data_dir: Path, repeats: int = 5) -> dict:
 def machine() -> str:
     libs = ", ".join(f"{name} {version(name)}" for name in
                      ("tensorflow", "keras", "scikit-learn", "numpy", "pandas", "hydra-core"))
-    return (f"{os.cpu_count()} cores, {this_machine.cpu_model()}; "
-            f"Python {platform.python_version()}; {libs}")
+    here = this_machine.describe()
+    return f"{here['cores']} cores, {here['cpu']}; Python {platform.python_version()}; {libs}"
 
 
 def _busy(*loads) -> bool:
     """Whether any of these timings was measured busy, or under an unknown load: such a
     figure is shown, marked, and no conclusion is drawn from it."""
-    return any(not load or load.get("busy") is not False for load in loads)
+    return any(map(this_machine.is_busy, loads))
+
+
+def _same_machine(*records: dict) -> bool:
+    """Whether these records were measured on one kind of machine (a ratio across machines
+    measures the machines)."""
+    kinds = {json.dumps(r.get("machine"), sort_keys=True) for r in records}
+    return len(kinds) == 1 and "null" not in kinds
 
 
 def _timed(seconds: float, load: dict | None, digits: int = 0) -> str:
@@ -420,17 +453,31 @@ def render_header(mode: str, plot: str) -> str:
     command = "make bench" + (" BENCH=quick" if mode == "quick" else "")
     return "\n".join([
         "# Benchmarks", "",
-        f"Measured by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, one run.",
-        f"Machine: {machine()}.", "",
-        "The machines are shared and noisy: the same step's time can vary by up to 2x from "
-        "one minute to the next, so ratios below come from steps of this one run, and "
-        "small ratios should be read as rough.", "",
+        f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each figure comes "
+        "from a record in the results archive (a run: `results/<name>/metrics.json`; a timing: "
+        "`results/bench/*.json`), made on the day and machine its section names; "
+        "`make bench SECTIONS=...` measures a section again and replaces it here.",
+        f"Machine of this writing: {machine()}.", "",
+        "The machines are shared and noisy: a step's time can double beside other work. Every "
+        "timing carries the load of other processes it was measured under; one measured busy "
+        f"(more than {this_machine.BUSY_CORES} cores of other load) is marked, and no ratio or "
+        "verdict is drawn from it.", "",
         f"![holdout accuracy against training time]({plot})", ""])
+
+
+def _provenance(runs: list[dict]) -> str:
+    """When and where these runs were made: 'finished 2026-12-06 on 2 cores, Intel Xeon'."""
+    dates = sorted({finished_on(Path(r["dir"])) for r in runs})
+    machines = sorted({f"{r['machine']['cores']} cores, {r['machine']['cpu']}"
+                       if r.get("machine") else "an unrecorded machine" for r in runs})
+    span = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
+    return f"finished {span} on {'; '.join(machines)}"
 
 
 def render_models(rows: list[dict]) -> str:
     lines = [
         "## Every model, default settings", "",
+        f"Runs {_provenance(rows)}.", "",
         "*holdout*: fit on 90% of train.csv (stratified, split seed 42), scored on the other "
         "10%. *full*: fit on all 42,000 rows; *test acc* is that submission scored against "
         "the offline replica's answer key. Seconds are wall time, marked where other processes "
@@ -474,6 +521,8 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
         elif seed_busy or _busy(run.get("fit_load")):
             lines.append(f"| `{run['command']}` | {_timed(reached, run.get('fit_load'), 1)} "
                          "| — (a busy timing) |")
+        elif not _same_machine(seed, run):
+            lines.append(f"| `{run['command']}` | {reached:.1f} | — (another machine) |")
         else:
             lines.append(f"| `{run['command']}` | {reached:.1f} | {seed_fit / reached:.0f}x |")
     within = accuracy_within(cnn["history"], seed_fit)
@@ -490,6 +539,7 @@ def render_time_to_accuracy(lenet: dict, cnn: dict, seed: dict) -> str:
 def render_svm(ours: dict, seed_fit: dict) -> str:
     seed_search = seed_fit["seconds"] * (5 * 10 + 1.25)  # 50 fits, and a refit on 5/4 rows
     ratio = ("— (a busy timing)" if _busy(seed_fit.get("load"), ours.get("fit_load"))
+             else "— (another machine)" if not _same_machine(seed_fit, ours)
              else f"{seed_search / ours['fit_seconds']:.0f}x")
     return "\n".join([
         "## The linear SVM's C search", "",
@@ -519,6 +569,7 @@ def render_predict(timed: dict, cnn: dict) -> str:
         f"predict 28,000 rows): {_timed(timed['seconds'], timed.get('load'), 1)} s; retraining "
         f"that run: {_timed(cnn['fit_seconds'], cnn.get('fit_load'))} s "
         + ("(a busy timing: no ratio drawn)." if _busy(timed.get("load"), cnn.get("fit_load"))
+           else "(measured on other machines: no ratio drawn)." if not _same_machine(timed, cnn)
            else f"({cnn['fit_seconds'] / timed['seconds']:.0f}x longer)."),
         ""])
 
@@ -548,10 +599,10 @@ def section_speed(bench: Bench, plan: dict) -> str:
                 f"{gflops:.0f} GFLOP/s (a busy timing: not set against the peak)")
     lines = [
         "## The train step against this machine's limit", "",
-        f"Measured {measured_on(bench.record('speed.json'))} on {speed['machine']}. Each timing "
+        f"Measured {measured_on(bench.record('speed.json'))} on {speed['platform']}. Each timing "
         "below is quiet unless marked: busy means other processes used more than "
         f"{this_machine.BUSY_CORES} cores meanwhile, and no verdict is drawn from it.", "",
-        f"float32 matrix product (numpy, {speed.get('cores', os.cpu_count())} cores, 2048x2048, "
+        f"float32 matrix product (numpy, {speed['machine']['cores']} cores, 2048x2048, "
         "best of 7), before and after the rest: "
         f"{' and '.join(_timed(p['gflops'], p['load']) for p in peaks)} "
         f"GFLOP/s. The default CNN's train step: {base['flops_per_image'] / 1e6:.0f} MFLOP a "
@@ -681,10 +732,11 @@ def section_public(bench: Bench, plan: dict) -> str:
 
 def section_ensembles(bench: Bench, plan: dict) -> str:
     result = bench.ensemble(plan["ensemble"])
-    record = bench.out / f"ensemble-{plan['members']}"
+    record = Path(result["record"])
     folds = plan["folds"]
     lines = ["## Single CNNs and an ensemble of them", "",
-             f"The ensemble was made {finished_on(record)}.", "",
+             f"The ensemble was made {finished_on(record)}; its members "
+             f"{_provenance(result['members'])}.", "",
              "Each member (`conf/bench.yaml`) trained on all 42,000 rows, was archived in "
              "`results/` (*archived as*), and joined the average of "
              f"`{result['command']}`; accuracy on the replica's answer key. Fit minutes are "

@@ -44,8 +44,8 @@ def members(paths: list[str], top: int | None) -> list[RunDir]:
         elif jobs := [job for job in sweep_jobs(path.path) if job.is_finished()]:
             runs.extend(jobs)
         else:
-            raise ConfigError(f"{path} is neither a finished or archived run nor a sweep dir "
-                              f"with finished jobs (no {METRICS})")
+            raise ConfigError(f"{path} is neither a finished run (saved or archived) nor a "
+                              f"sweep dir with finished jobs (no {METRICS})")
     runs = list(dict.fromkeys(runs))
     for run in runs:
         if run.test_proba(mmap=True) is None:
@@ -94,17 +94,27 @@ def check_test_sets(runs: list[RunDir], data) -> str | None:
     return known[0] if known else None
 
 
+def shared_holdout(runs: list[RunDir]) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """The members' class scores on their holdout and its labels, when every member held out
+    the same rows (the same labels in the same order); else None."""
+    holdouts = [r.holdout() for r in runs]
+    if any(h is None for h in holdouts):
+        return None
+    labels = holdouts[0][1]
+    if any(not np.array_equal(held_labels, labels) for _, held_labels in holdouts):
+        return None
+    return [proba for proba, _ in holdouts], labels
+
+
 def selection_rows(runs: list[RunDir], data) -> tuple[list[np.ndarray], np.ndarray, str]:
     """Rows no member trained on, to select by: a shared holdout, else out-of-fold scores of
     runs with the same folds of the same train.csv."""
-    holdouts = [r.holdout() for r in runs]
-    if all(h is not None for h in holdouts) and all(
-            np.array_equal(h[1], holdouts[0][1]) for h in holdouts):
-        return [h[0] for h in holdouts], holdouts[0][1], f"the shared holdout " \
-            f"({len(holdouts[0][1])} rows)"
+    held = shared_holdout(runs)
+    if held is not None:
+        return held[0], held[1], f"the shared holdout ({len(held[1])} rows)"
     oofs = [r.oof_proba() for r in runs]
-    splits = {(c["data"]["folds"], c["data"]["split_seed"]) for c in (r.config() or {
-        "data": {"folds": None, "split_seed": None}} for r in runs)}
+    splits = {(c.get("data", {}).get("folds"), c.get("data", {}).get("split_seed"))
+              for c in (r.config() or {} for r in runs)}
     if all(o is not None for o in oofs) and len(splits) == 1:
         train = dataset.load_train(data.dir, data.cache)
         trained_on = {(r.metrics().get("data") or {}).get("train") for r in runs}
@@ -120,14 +130,12 @@ def holdout_report(runs: list[RunDir], method: str, weights=None) -> dict | None
     """Holdout accuracy of each member and of the ensemble, and pairwise agreement, when
     every member held out the same rows (same labels in the same order)."""
     runs = [RunDir(r) for r in runs]
-    holdouts = [r.holdout() for r in runs]
-    if any(h is None for h in holdouts):
+    held = shared_holdout(runs)
+    if held is None:
         return None
-    labels = holdouts[0][1]
-    if any(not np.array_equal(held_labels, labels) for _, held_labels in holdouts):
-        return None
-    predicted = [proba.argmax(axis=1) for proba, _ in holdouts]
-    ensemble = combine([proba for proba, _ in holdouts], method, weights).argmax(axis=1)
+    probas, labels = held
+    predicted = [proba.argmax(axis=1) for proba in probas]
+    ensemble = combine(probas, method, weights).argmax(axis=1)
     return {
         "members": {str(r): float(np.mean(p == labels)) for r, p in zip(runs, predicted,
                                                                          strict=True)},

@@ -162,7 +162,6 @@ def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_pa
         "data": {"train": train_set.fingerprint(), "test": test_set.fingerprint()},
         "rows": rows,
         "models": [f.summary() for f in fits],
-        "epochs": fits[0].epochs,
         "fit_seconds": round(sum(f.fit_seconds for f in fits), 2),
         # how busy other processes kept the machine meanwhile: fit_seconds is a speed only
         # when this says quiet

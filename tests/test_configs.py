@@ -95,7 +95,6 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("trainer.pipeline.input_dtype=float16", "trainer.pipeline.input_dtype"),
     ("trainer.augment.elastic=-1", "trainer.augment.elastic"),
     ("trainer.augment.elastic_sigma=0", "trainer.augment.elastic_sigma"),
-    ("trainer.augment.elastic=20 trainer.pipeline.augment_in=model", "trainer.augment.elastic"),
     ("model.estimator.net.bn_momentum=1", "model.estimator.net.bn_momentum"),
 ])
 def test_out_of_range_values_are_refused(override, key):

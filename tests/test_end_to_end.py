@@ -43,7 +43,7 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
     # every timing says how busy the machine was, and where it was taken
     assert metrics["fit_load"]["busy"] in (True, False) and metrics["fit_load"]["other_cores"] >= 0
     assert one["fit_load"] == metrics["fit_load"] and metrics["machine"]["cores"] >= 1
-    assert metrics["epochs"] == one["epochs"] == (1 if model in KERAS else None)
+    assert one["epochs"] == (1 if model in KERAS else None)
     assert metrics["data"] == {"train": dataset.load_train(tiny_data, cache=False).fingerprint(),
                                "test": dataset.load_test(tiny_data, cache=False).fingerprint()}
     assert set(metrics["git"]) == {"commit", "dirty"}

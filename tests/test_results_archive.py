@@ -95,15 +95,23 @@ def test_make_archive_says_what_it_wrote_or_one_line_why_not(tiny_data, tmp_path
     assert "exists already" in one_line_error(again)
 
 
-def test_a_run_that_predates_fingerprints_gets_its_data_dirs_when_archived(tiny_data, tmp_path):
-    run, _, _ = fake_run(tmp_path / "run", tiny_data)
+def test_a_run_that_predates_fingerprints_gets_its_data_dirs_when_they_match(tiny_data,
+                                                                            tmp_path):
+    run, _, held = fake_run(tmp_path / "run", tiny_data)
     metrics = run.metrics()
     del metrics["data"]
     run.write_metrics(metrics)
+    # the holdout src.run would hold out of this data: the run was trained on it
+    _, holdout = dataset.holdout_split(dataset.load_train(tiny_data), 0.1, 42)
+    run.write_holdout(held, holdout.labels)
     kept = archive_command.main([f"run={run}", "name=old", f"results.dir={tmp_path / 'r'}"])
     data = kept.metrics()["data"]
     assert data["train"] == dataset.load_train(tiny_data, cache=False).fingerprint()
     assert data["test"] == dataset.load_test(tiny_data, cache=False).fingerprint()
+    # another holdout: trained on other images (another shuffle), so no fingerprints
+    run.write_holdout(held, holdout.labels[::-1].copy())
+    other = archive_command.main([f"run={run}", "name=other", f"results.dir={tmp_path / 'r'}"])
+    assert "data" not in other.metrics()
 
 
 def test_the_recipe_hash_follows_what_is_learned_not_where_it_is_written():

@@ -24,7 +24,7 @@ from src.data.dataset import Digits, holdout_split
 from src.models.nets import lenet
 from src.training.provenance import peak_memory_mb
 from src.utils.atomic_io import write_text
-from src.utils.machine import LoadMeter
+from src.utils.machine import LoadMeter, stamp
 
 
 class _EpochTimes(keras.callbacks.Callback):
@@ -53,14 +53,14 @@ def main(data_dir: str, epochs: int, out: str) -> dict:
         history = model.fit(X, y, batch_size=32, epochs=epochs, validation_data=(Xh, yh),
                             callbacks=[clock], verbose=2)
     gaps = np.diff([0.0, *clock.ends])
-    result = {
+    result = stamp({
         "epochs": epochs,
         "seconds_per_epoch": float(statistics.median(gaps[1:] if len(gaps) > 1 else gaps)),
         "epoch_seconds": [float(g) for g in gaps],
         "load": meter.record(),
         "holdout_accuracy": [float(a) for a in history.history["val_accuracy"]],
         "peak_memory_mb": peak_memory_mb(),
-    }
+    })
     write_text(Path(out), json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return result

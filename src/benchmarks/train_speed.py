@@ -24,12 +24,12 @@ import time
 
 import numpy as np
 
-from src.utils.machine import LoadMeter, label
+from src.utils.machine import LoadMeter, is_busy, label
 
 TRAIN_TO_FORWARD = 3  # forward + input gradients + weight gradients
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
+def matmul_gflops(size: int = 2048, repeats: int = 7) -> dict:
     """The best of `repeats` float32 (size x size) @ (size x size) products, in GFLOP/s, and
     the load of other processes meanwhile."""
     rng = np.random.default_rng(0)
@@ -120,13 +120,13 @@ def compare(baseline: dict, variants: dict[str, dict], rounds: int, images: int,
             runs[name].append(measure(setting["model"], setting.get("overrides", []),
                                       setting.get("env", {}), images, epochs))
     base = [r["images_per_s"] for r in runs["baseline"]]
-    base_busy = [bool(r["load"]["busy"]) for r in runs["baseline"]]
+    base_busy = [is_busy(r["load"]) for r in runs["baseline"]]
     return {name: {"setting": baseline if name == "baseline" else variants[name],
                    "images_per_s": [r["images_per_s"] for r in measured],
                    "ratios": [r["images_per_s"] / b for r, b in zip(measured, base, strict=True)],
                    # a ratio is busy when either side of it was measured on a busy machine
-                   "busy": [bool(r["load"]["busy"]) or b for r, b in zip(measured, base_busy,
-                                                                          strict=True)],
+                   "busy": [is_busy(r["load"]) or b for r, b in zip(measured, base_busy,
+                                                                    strict=True)],
                    "loads": [r["load"] for r in measured],
                    "flops_per_image": measured[0]["flops_per_image"],
                    "threads": measured[0]["threads"]}
@@ -134,7 +134,7 @@ def compare(baseline: dict, variants: dict[str, dict], rounds: int, images: int,
 
 
 def alternate_pairs(baseline: dict, variant: dict, pairs: int, images: int, epochs: int,
-                    log=print) -> list[float]:
+                    log=print) -> dict:
     """Variant over baseline images a second, one ratio per (off, on) pair run back to back,
     and whether each pair was measured on a busy machine."""
     ratios, busy = [], []
@@ -143,7 +143,7 @@ def alternate_pairs(baseline: dict, variant: dict, pairs: int, images: int, epoc
         off = measure(baseline["model"], baseline.get("overrides", []), {}, images, epochs)
         on = measure(variant["model"], variant.get("overrides", []), {}, images, epochs)
         ratios.append(on["images_per_s"] / off["images_per_s"])
-        busy.append(bool(off["load"]["busy"] or on["load"]["busy"]))
+        busy.append(is_busy(off["load"]) or is_busy(on["load"]))
     return {"ratios": ratios, "busy": busy}
 
 

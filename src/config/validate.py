@@ -47,9 +47,6 @@ def check(cfg: DictConfig) -> None:
             "alpha in pixels, a number in [0, 100] (0: off)")
     _number("trainer.augment.elastic_sigma", t.augment.elastic_sigma, lambda v: 0.5 <= v <= 14,
             "pixels, a number in [0.5, 14]")
-    if t.augment.elastic and t.pipeline.augment_in != "data":
-        raise ConfigError("trainer.augment.elastic works in the tf.data pipeline only: add "
-                          "trainer.pipeline.augment_in=data")
     _number("trainer.decay", t.decay, lambda v: 0 < v <= 1, "a number in (0, 1]")
     if t.ema is not None:
         _number("trainer.ema", t.ema, lambda v: 0 < v < 1,

@@ -49,8 +49,8 @@ def archive(run: RunDir, results_dir: Path, name: str, max_bytes: int,
         timespec="seconds"), "recipe_hash": recipe_hash(run.config())}
 
     staging = Path(results_dir) / f".{name}.{secrets.token_hex(4)}.tmp"
-    staging.mkdir(parents=True)
     try:
+        staging.mkdir(parents=True)
         staged = RunDir(staging)
         staged.write_config(run.config_text())
         staged.write_metrics(metrics)
@@ -61,7 +61,11 @@ def archive(run: RunDir, results_dir: Path, name: str, max_bytes: int,
         if size > max_bytes:
             raise ConfigError(f"{run} would take {size:,} bytes archived, over the limit of "
                               f"{max_bytes:,} (results.max_bytes)")
-        os.rename(staging, dest)  # a whole archive or none; fails if dest appeared meanwhile
+        # a whole archive or none; a dest made meanwhile is refused (a non-empty one by the
+        # kernel, an empty one here)
+        if dest.exists():
+            raise ConfigError(f"{dest} appeared while archiving: choose another name")
+        os.rename(staging, dest)
     except OSError as err:
         raise ConfigError(f"{dest} not written: {err}") from None
     finally:
@@ -92,11 +96,15 @@ def archived_runs(results_dir: Path) -> list[RunDir]:
             if not p.parent.name.startswith(".")] if root.is_dir() else []
 
 
-def find(results_dir: Path, recipe: str, train_fingerprint: str) -> RunDir | None:
-    """An archived run of this recipe hash, trained on these images."""
+def find(results_dir: Path, recipe: str, images: dict, machine: dict | None = None
+         ) -> RunDir | None:
+    """An archived run of this recipe hash on these images ({"train", "test"} fingerprints),
+    and on this kind of machine when `machine` is given."""
     for run in archived_runs(results_dir):
         metrics = run.metrics()
+        data = metrics.get("data") or {}
         if (metrics.get("archive", {}).get("recipe_hash") == recipe
-                and metrics.get("data", {}).get("train") == train_fingerprint):
+                and (data.get("train"), data.get("test")) == (images["train"], images["test"])
+                and (machine is None or metrics.get("machine") == machine)):
             return run
     return None

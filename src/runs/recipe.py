@@ -1,8 +1,11 @@
 """A run's recipe: the part of its resolved config that decides the model it trains.
 
-Two runs with the same recipe on the same data train the same model, whatever their run dirs,
-thread counts, figures or verbosity; `make bench` reuses a finished run only when its recipe
-hash is the one it would train now, so a changed recipe trains again.
+Two runs with the same recipe on the same data train the same model (on one kind of machine
+bit for bit; on a GPU, or cut by a time budget on another machine, a model of the same recipe),
+whatever their run dirs, thread counts, figures or verbosity. `make bench` reuses a finished
+run only when its recipe hash is the one it would train now, so a changed recipe trains again.
+A new key in a config group the model reads (a trainer option, say) changes the hash of every
+recipe that reads that group: those runs count as other recipes from then on.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ def recipe(config: dict) -> dict:
     model = dict(config["model"])
     model["estimator"] = {k: v for k, v in model["estimator"].items()
                           if k not in ESTIMATOR_REPEATS}
+    reads_trainer = "trainer" in config["model"]["estimator"]  # Keras models; not scikit-learn's
     return {
         "model": model,
-        "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING},
+        "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING}
+        if reads_trainer else None,
         "seed": config["seed"],
         "data": {k: config["data"].get(k) for k in DATA_KEYS},
     }

@@ -21,6 +21,7 @@ class SweepEnsemble(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         done = subprocess.run([sys.executable, "-m", "src.ensemble", f"runs={sweep_dir}",
                                f"out_dir={sweep_dir / SWEEP_ENSEMBLE}",
+                               f"data.dir={config.data.dir}",
                                f"submission.dir={config.submission.dir}"], check=False)
         if done.returncode != 0:
             sys.exit(done.returncode)

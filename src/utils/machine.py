@@ -8,9 +8,10 @@ quiet machine, so every timing the project writes carries the load it was measur
     meter.record()   # {"other_cores": 0.04, "steal_cores": 0.0, "busy": False}
 
 `other_cores` is the CPU time that processes other than the measured one used during the span
-(from /proc/stat, less this process's and its reaped children's own CPU time), over the span's
-wall time: 1.0 means another process kept a whole core busy throughout. `steal_cores` is the
-CPU the hypervisor gave other machines (under a VM), which slows a timing just as much.
+on the cores this process may run on (from /proc/stat's per-core lines, less this process's and
+its reaped children's own CPU time), over the span's wall time: 1.0 means another process kept a
+whole core busy throughout. `steal_cores` is the CPU the hypervisor gave other machines (under a
+VM), which slows a timing just as much.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 # Above this much CPU of other processes (or stolen by the hypervisor), on average over the
@@ -30,8 +32,21 @@ _BUSY_FIELDS, _STEAL_FIELD = (0, 1, 2, 5, 6), 7
 
 
 def describe() -> dict:
-    """The machine's cores and CPU model, as a run records them."""
-    return {"cores": os.cpu_count(), "cpu": cpu_model(), "system": platform.system()}
+    """The cores this process may use and the CPU model, as a run records them."""
+    return {"cores": len(_cores()), "cpu": cpu_model(), "system": platform.system()}
+
+
+def stamp(record: dict) -> dict:
+    """A timing record with when and where it was measured."""
+    return {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": describe(), **record}
+
+
+def _cores() -> set[int]:
+    try:
+        return os.sched_getaffinity(0)  # a cpuset or Slurm allocation: fewer than the host's
+    except AttributeError:  # not on Linux
+        return set(range(os.cpu_count() or 1))
 
 
 def cpu_model() -> str:
@@ -57,10 +72,14 @@ def sample(stat: Path = PROC_STAT) -> CpuSample:
     own = t.user + t.system + t.children_user + t.children_system
     machine = steal = None
     try:
-        fields = [int(x) for x in stat.read_text().split("\n", 1)[0].split()[1:]]
-        tick = os.sysconf("SC_CLK_TCK")
-        machine = sum(fields[i] for i in _BUSY_FIELDS) / tick
-        steal = (fields[_STEAL_FIELD] if len(fields) > _STEAL_FIELD else 0) / tick
+        cores = {f"cpu{n}" for n in _cores()}
+        lines = [line.split() for line in stat.read_text().splitlines()
+                 if line.split(maxsplit=1)[0] in cores]
+        if lines:
+            tick = os.sysconf("SC_CLK_TCK")
+            fields = [[int(x) for x in line[1:]] for line in lines]
+            machine = sum(f[i] for f in fields for i in _BUSY_FIELDS) / tick
+            steal = sum(f[_STEAL_FIELD] for f in fields if len(f) > _STEAL_FIELD) / tick
     except (OSError, ValueError, IndexError):
         pass
     return CpuSample(time.perf_counter(), own, machine, steal)
@@ -73,8 +92,18 @@ def load_between(start: CpuSample, end: CpuSample) -> dict:
         return {"other_cores": None, "steal_cores": None, "busy": None}
     other = max(0.0, (end.machine - start.machine) - (end.own - start.own)) / wall
     steal = max(0.0, end.steal - start.steal) / wall
-    return {"other_cores": round(other, 3), "steal_cores": round(steal, 3),
-            "busy": other + steal > BUSY_CORES}
+    return _load(other, steal)
+
+
+def _load(other: float, steal: float) -> dict:
+    other, steal = round(other, 3), round(steal, 3)  # busy decided on what is stored
+    return {"other_cores": other, "steal_cores": steal, "busy": other + steal > BUSY_CORES}
+
+
+def is_busy(load: dict | None) -> bool:
+    """Whether a timing may not ground a conclusion: measured busy, or under a load nobody
+    measured (an old record, a machine without /proc/stat)."""
+    return not load or load.get("busy") is not False
 
 
 def combine(loads: list[tuple[dict, float]]) -> dict:
@@ -85,8 +114,7 @@ def combine(loads: list[tuple[dict, float]]) -> dict:
         return {"other_cores": None, "steal_cores": None, "busy": None}
     other = sum(load["other_cores"] * s for load, s in known) / seconds
     steal = sum(load["steal_cores"] * s for load, s in known) / seconds
-    return {"other_cores": round(other, 3), "steal_cores": round(steal, 3),
-            "busy": other + steal > BUSY_CORES}
+    return _load(other, steal)
 
 
 def label(load: dict | None) -> str:
