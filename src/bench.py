@@ -741,22 +741,29 @@ def section_ensembles(bench: Bench, plan: dict) -> str:
              "`results/` (*archived as*), and joined the average of "
              f"`{result['command']}`; accuracy on the replica's answer key. Fit minutes are "
              "marked busy where other processes used the machine meanwhile: they say how long "
-             "that run took there, not how fast the recipe is (see the train step section).",
-             "", "| member | archived as | test acc (key) | epochs | fit min |",
-             "|---|---|---|---|---|"]
+             "that run took there, not how fast the recipe is; *quiet min* is the same epochs at "
+             "the quiet images/s the train step section measured for its model "
+             f"(`{bench.record('speed.json')}`).",
+             "", "| member | archived as | test acc (key) | epochs | fit min | quiet min |",
+             "|---|---|---|---|---|---|"]
+    quiet = _quiet_images_per_s(bench)
     for m in result["members"]:
         lines.append(f"| `{m['command']}` | `{m['dir']}` | {m['test_accuracy']:.5f} "
-                     f"| {_epochs(m)} | {_timed(m['fit_seconds'] / 60, m.get('fit_load'))} |")
+                     f"| {_epochs(m)} | {_timed(m['fit_seconds'] / 60, m.get('fit_load'))} "
+                     f"| {_quiet_minutes(m, quiet)} |")
     singles = [m["test_accuracy"] for m in result["members"]]
     first = min(3, len(singles))
     mean_first = statistics.mean(singles[:first])
     ensemble = result["test_accuracy"]
     minutes = sum(m["fit_seconds"] for m in result["members"]) / 60
-    lines += [f"| mean of the first {first} single models | | {mean_first:.5f} | | |",
+    quiet_total = [_quiet_minutes(m, quiet) for m in result["members"]]
+    quiet_sum = (f"{sum(map(float, quiet_total)):.0f} in all" if "—" not in quiet_total
+                 else "")
+    lines += [f"| mean of the first {first} single models | | {mean_first:.5f} | | | |",
               f"| mean of all {len(singles)} single models | "
-              f"| {statistics.mean(singles):.5f} | | |",
+              f"| {statistics.mean(singles):.5f} | | | |",
               f"| **ensemble of {len(singles)}** | `{record}` | **{ensemble:.5f}** | "
-              f"| {minutes:.0f} in all |"]
+              f"| {minutes:.0f} in all | {quiet_sum} |"]
     if folds:
         cv = bench.run(f"cnn-folds{folds}", ["model=cnn", "data.holdout=0",
                                              f"data.folds={folds}"])
@@ -771,6 +778,29 @@ def section_ensembles(bench: Bench, plan: dict) -> str:
     if not folds:
         lines += ["", "The `data.folds=K` ensemble was not measured in this run (`--folds 0`)."]
     return "\n".join(lines) + "\n"
+
+
+def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
+    """Training images a second, by model, from the speed section's quiet rounds."""
+    path = bench.record("speed.json")
+    if not path.is_file():
+        return {}
+    speeds = {}
+    for name, r in json.loads(path.read_text())["compared"].items():
+        quiet = [ips for ips, busy in zip(r["images_per_s"], r["busy"], strict=True)
+                 if not busy]
+        model = r["setting"]["model"]
+        if quiet and (name == "baseline" or name == f"model={model}"):
+            speeds[model] = statistics.median(quiet)
+    return speeds
+
+
+def _quiet_minutes(run: dict, quiet: dict[str, float]) -> str:
+    """The run's epochs at its model's quiet speed, in minutes; — when unmeasured."""
+    epochs = len(run["history"]["seconds"]) if run.get("history") else None
+    if run["model"] not in quiet or not epochs:
+        return "—"
+    return f"{epochs * run['rows']['fit'] / quiet[run['model']] / 60:.0f}"
 
 
 def _threads_note(members: list[dict]) -> str:

@@ -249,3 +249,14 @@ def test_a_spinning_process_beside_a_timing_makes_it_busy():
     # one process spinning for the whole second is about a core of other load
     assert load["other_cores"] > 0.5 and load["busy"] is True
 
+
+
+def test_out_of_fold_scores_are_kept_coarser_but_within_their_stated_precision():
+    proba = np.random.default_rng(0).dirichlet(np.ones(10) * 0.3, size=500).astype(np.float32)
+    coarse = archive.coarse_float16(proba)
+    assert coarse.dtype == np.float16
+    exact = proba.astype(np.float16).astype(np.float32)
+    # 6 mantissa bits left: each value within 2^-6 of itself, never above it
+    assert np.all(coarse.astype(np.float32) <= exact)
+    assert np.all(exact - coarse.astype(np.float32) <= exact * 2.0**-6 + 1e-8)
+    assert np.mean(coarse.argmax(axis=1) == proba.argmax(axis=1)) > 0.99
