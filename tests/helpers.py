@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -77,6 +78,13 @@ def train(data_dir: Path, out: Path, *overrides: str):
         "src.run", f"data.dir={data_dir}", f"submission.dir={out / 'submissions'}",
         f"hydra.run.dir={out / 'run'}", "trainer.verbose=0", *overrides,
     )
+
+
+def sigint_default() -> None:
+    """preexec_fn of a child that a test interrupts: SIGINT back to its default. A runner
+    started in the background (`make test &`, nohup) ignores SIGINT, its children inherit that,
+    and Python leaves an ignored SIGINT ignored: the Ctrl-C would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def one_line_error(result) -> str:

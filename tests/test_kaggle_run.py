@@ -19,7 +19,7 @@ import pytest
 
 from src.kaggle import kernel_bootstrap, kernel_package
 from src.submissions import submission_csv
-from tests.helpers import make_data_dir, one_line_error, run_module
+from tests.helpers import make_data_dir, one_line_error, run_module, sigint_default
 from tests.kaggle_stub import serving_tiny_data
 
 URL = "https://www.kaggle.com/code/tester/"
@@ -244,7 +244,8 @@ def test_ctrl_c_stops_the_waiting_and_names_the_kernel_left_running(kaggle):
     env = {k: v for k, v in env.items() if v is not None}
     process = subprocess.Popen([sys.executable, "-m", "src.kaggle_run", *kaggle.overrides(),
                                 "model=logreg"], cwd=kaggle.cwd, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=sigint_default)
     deadline = time.monotonic() + 120
     while not kaggle.stub.kernels.pushes and time.monotonic() < deadline:
         time.sleep(0.2)

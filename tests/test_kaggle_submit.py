@@ -16,7 +16,7 @@ from src.kaggle import ledger
 from src.runs import run_dir
 from src.utils import file_lock
 from tests import test_kaggle
-from tests.helpers import ROOT, one_line_error
+from tests.helpers import ROOT, one_line_error, sigint_default
 
 world = test_kaggle.world  # the fixture, under its own name here
 FAILURES, arrange = test_kaggle.FAILURES, test_kaggle.arrange
@@ -39,7 +39,7 @@ def start_submit(world, *options, overrides=()):
     env = {name: value for name, value in env.items() if value is not None}
     return subprocess.Popen(
         [sys.executable, "-m", "scripts.submit", *options, *world.overrides(), *overrides],
-        cwd=ROOT, env=env,
+        cwd=ROOT, env=env, preexec_fn=sigint_default,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
