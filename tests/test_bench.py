@@ -97,7 +97,8 @@ def _speed_record(tmp_path, baseline, variants, xla, busy=()):
                               {"gflops": 140.0, "load": QUIET}],
               "images": 3072, "epochs": 2, "rounds": len(baseline), "compared": compared,
               "xla_ratios": {"ratios": xla, "busy": [False] * len(xla)},
-              "machine": "test machine", "cores": 2}
+              "platform": "2 cores, test CPU; Python 3", "measured_at": "2026-12-06T20:00:00",
+              "machine": {"cores": 2, "cpu": "test CPU", "system": "Linux"}}
     (tmp_path / "bench").mkdir(exist_ok=True)
     (tmp_path / "bench" / "speed.json").write_text(json.dumps(record))
     return bench.Bench(tmp_path, tmp_path, tmp_path), {"speed": {}}
@@ -110,6 +111,8 @@ def test_the_speed_section_concludes_from_its_own_numbers(tmp_path):
         "oneDNN off": ([0.7, 0.72], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
     }, xla=[0.5, 0.55, 0.52])
     text = bench.section_speed(b, plan)
+    # the record's own date and machine, not the file's (a clone's files are all new)
+    assert "Measured 2026-12-06 on 2 cores, test CPU; Python 3." in text
     # 305 images/s x 112 MFLOP = 34 GFLOP/s, 23% of the best peak (150)
     assert "**34 GFLOP/s, 23% of the matmul peak**" in text
     # batch 256 is faster still but changes the math: the pick is float32 input
