@@ -49,7 +49,7 @@ from src.models import persist
 from src.models.svm import linear_svc
 from src.runs import archive
 from src.runs.recipe import recipe_hash
-from src.runs.run_dir import RunDir
+from src.runs.run_dir import METRICS, RunDir
 from src.utils import machine as this_machine
 from src.utils.atomic_io import write_bytes, write_text
 from src.utils.errors import ConfigError, exit_on_error
@@ -454,7 +454,7 @@ def render_header(mode: str, plot: str) -> str:
     return "\n".join([
         "# Benchmarks", "",
         f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each figure comes "
-        "from a record in the results archive (a run: `results/<name>/metrics.json`; a timing: "
+        f"from a record in the results archive (a run: `results/<name>/{METRICS}`; a timing: "
         "`results/bench/*.json`), made on the day and machine its section names; "
         "`make bench SECTIONS=...` measures a section again and replaces it here.",
         f"Machine of this writing: {machine()}.", "",

@@ -75,20 +75,29 @@ def combine(probas: list[np.ndarray], method: str, weights=None) -> np.ndarray:
     return votes + mean / (len(probas) + 1)  # mean < 1 vote: it only splits ties
 
 
+def data_dir(runs: list[RunDir], data) -> Path | None:
+    """data.dir, or by default the data dir the first member trained on."""
+    if data.dir is not None:
+        return Path(data.dir)
+    trained_on = ((runs[0].config() or {}).get("data") or {}).get("dir")
+    return None if trained_on is None else Path(trained_on)
+
+
 def check_test_sets(runs: list[RunDir], data) -> str | None:
     """The fingerprint of the test set the members predicted; one line when they predicted
-    different ones, or another than data.dir holds now (a replica shuffled otherwise, or
-    Kaggle's own files): such a submission would not belong to these test rows."""
+    different ones, or another than the data dir's test.csv holds now (a replica shuffled
+    otherwise, or Kaggle's own files): such a submission would not belong to these rows."""
     said = {str(r): (r.metrics().get("data") or {}).get("test") for r in runs}
     known = sorted({fp for fp in said.values() if fp})
     if len(known) > 1:
         groups = "; ".join(f"{fp}: " + ", ".join(r for r, f in said.items() if f == fp)
                            for fp in known)
         raise ConfigError(f"members predicted different test sets ({groups})")
-    if known and (Path(data.dir) / "test.csv").is_file():
-        here = dataset.load_test(data.dir, data.cache).fingerprint()
+    where = data_dir(runs, data)
+    if known and where is not None and (where / "test.csv").is_file():
+        here = dataset.load_test(where, data.cache).fingerprint()
         if here != known[0]:
-            raise ConfigError(f"the members predicted another test set than {data.dir}/test.csv "
+            raise ConfigError(f"the members predicted another test set than {where}/test.csv "
                               f"(fingerprint {known[0]}, the file's {here}): join runs trained "
                               "on this data, or point data.dir at theirs")
     return known[0] if known else None
@@ -115,8 +124,9 @@ def selection_rows(runs: list[RunDir], data) -> tuple[list[np.ndarray], np.ndarr
     oofs = [r.oof_proba() for r in runs]
     splits = {(c.get("data", {}).get("folds"), c.get("data", {}).get("split_seed"))
               for c in (r.config() or {} for r in runs)}
-    if all(o is not None for o in oofs) and len(splits) == 1:
-        train = dataset.load_train(data.dir, data.cache)
+    where = data_dir(runs, data)
+    if all(o is not None for o in oofs) and len(splits) == 1 and where is not None:
+        train = dataset.load_train(where, data.cache)
         trained_on = {(r.metrics().get("data") or {}).get("train") for r in runs}
         if trained_on == {train.fingerprint()} and len(oofs[0]) == len(train):
             return oofs, train.labels, f"out-of-fold scores ({len(train)} rows)"

@@ -23,7 +23,7 @@ ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
 
 
 def recipe(config: dict) -> dict:
-    """The recipe of a resolved config (config_resolved.yaml, loaded)."""
+    """The recipe of a resolved config (a run dir's, loaded: RunDir.config())."""
     model = dict(config["model"])
     model["estimator"] = {k: v for k, v in model["estimator"].items()
                           if k not in ESTIMATOR_REPEATS}
