@@ -96,6 +96,7 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("trainer.augment.elastic=-1", "trainer.augment.elastic"),
     ("trainer.augment.elastic_sigma=0", "trainer.augment.elastic_sigma"),
     ("model.estimator.net.bn_momentum=1", "model.estimator.net.bn_momentum"),
+    ("trainer.bn_recalibration=-5", "trainer.bn_recalibration"),
 ])
 def test_out_of_range_values_are_refused(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -43,6 +43,8 @@ def check(cfg: DictConfig) -> None:
     for name, limit in (("rotation", 180), ("shift", 0.5), ("zoom", 0.5)):
         _number(f"trainer.augment.{name}", t.augment[name], lambda v, lim=limit: 0 <= v <= lim,
                 f"a number in [0, {limit}] (0: off)")
+    _integer("trainer.bn_recalibration", t.bn_recalibration, lambda v: v >= 0,
+             "an integer >= 0 (images; 0: off)")
     _number("trainer.augment.elastic", t.augment.elastic, lambda v: 0 <= v <= 100,
             "alpha in pixels, a number in [0, 100] (0: off)")
     _number("trainer.augment.elastic_sigma", t.augment.elastic_sigma, lambda v: 0.5 <= v <= 14,

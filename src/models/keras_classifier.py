@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from tensorflow.python.framework import config as tf_config
 
-from src.models import elastic
+from src.models import batch_norm, elastic
 from src.models.contract import RunnerModel
 from src.models.progress import EpochProgress
 from src.models.training_clock import TrainingClock
@@ -188,11 +188,26 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             verbose=_verbosity(t["verbose"]),
         )
+        self._recalibrate_batch_norm(X)
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         self.history_["seconds"] = clock.elapsed  # wall time at the end of each epoch
         self.stopped_early_ = clock.out_of_time or len(clock.elapsed) < t["epochs"]
         self.clock_ = clock
         return self
+
+    def _recalibrate_batch_norm(self, X) -> None:
+        """trainer.bn_recalibration: batch norm's statistics from that many clean training
+        images (src/models/batch_norm.py), drawn by the seed; after the moving average of the
+        weights is swapped in, so they match the weights that predict."""
+        wanted = self.trainer.get("bn_recalibration") or 0
+        if not wanted:
+            return
+        rows = np.random.default_rng(self.seed).choice(len(X), min(wanted, len(X)),
+                                                       replace=False)
+        done = batch_norm.recalibrate(self.model_, _images(np.asarray(X)[np.sort(rows)]))
+        if done:
+            log.info("batch norm: %d layers' statistics measured again on %d clean training "
+                     "images (trainer.bn_recalibration)", done, len(rows))
 
     def predict_proba(self, X):
         # the fitted model keeps the devices and dtype policy it was built with
