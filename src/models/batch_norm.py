@@ -6,7 +6,9 @@ those averages describe other inputs than the ones it normalises (the "variance 
 al., CVPR 2019), and early in training they also lag weights that move fast. After the last
 epoch, one forward pass in training mode over clean training images, with dropout off and each
 layer taking the batch's own statistics (momentum 0), replaces them with the statistics of
-exactly what inference will feed it. Nothing else changes: no weight is updated.
+exactly what inference will feed it. Nothing else changes: no weight is updated. With a
+holdout, the same happens after each epoch's last batch, so that the holdout score of every
+epoch (the curves, a search's pruner) is an inference score too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ def _layers(model: keras.Model):
             yield from _layers(layer)
         else:
             yield layer
+
+
+class EachEpoch(keras.callbacks.Callback):
+    """`recalibrate` after each epoch's last batch, before Keras scores the holdout."""
+
+    def __init__(self, net: keras.Model, images: np.ndarray, steps_per_epoch: int):
+        super().__init__()
+        self.net, self.images, self.steps = net, images, steps_per_epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.steps - 1:
+            recalibrate(self.net, self.images)
 
 
 def recalibrate(net: keras.Model, images: np.ndarray) -> int:

@@ -168,6 +168,9 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             validation = self._dataset(*validation_data, training=False)
         clock = TrainingClock(t, steps_per_epoch)
         callbacks = [clock, EpochProgress(clock)]  # the clock first: the line reads it
+        clean = self._recalibration_images(X)
+        if clean is not None and validation is not None:
+            callbacks.append(batch_norm.EachEpoch(self.model_, clean, steps_per_epoch))
         callbacks += [keras.callbacks.LambdaCallback(on_epoch_end=listener)
                       for listener in getattr(self, "_epoch_listeners", [])]
         if t.get("tensorboard") and self.log_dir:
@@ -188,26 +191,26 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             verbose=_verbosity(t["verbose"]),
         )
-        self._recalibrate_batch_norm(X)
+        if clean is not None:  # after the weights' moving average is swapped in (trainer.ema)
+            done = batch_norm.recalibrate(self.model_, clean)
+            if done:
+                log.info("batch norm: %d layers' statistics measured again on %d clean "
+                         "training images (trainer.bn_recalibration)", done, len(clean))
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         self.history_["seconds"] = clock.elapsed  # wall time at the end of each epoch
         self.stopped_early_ = clock.out_of_time or len(clock.elapsed) < t["epochs"]
         self.clock_ = clock
         return self
 
-    def _recalibrate_batch_norm(self, X) -> None:
-        """trainer.bn_recalibration: batch norm's statistics from that many clean training
-        images (src/models/batch_norm.py), drawn by the seed; after the moving average of the
-        weights is swapped in, so they match the weights that predict."""
+    def _recalibration_images(self, X) -> np.ndarray | None:
+        """trainer.bn_recalibration's clean training images (src/models/batch_norm.py), drawn
+        by the seed; None when it is off."""
         wanted = self.trainer.get("bn_recalibration") or 0
         if not wanted:
-            return
+            return None
         rows = np.random.default_rng(self.seed).choice(len(X), min(wanted, len(X)),
                                                        replace=False)
-        done = batch_norm.recalibrate(self.model_, _images(np.asarray(X)[np.sort(rows)]))
-        if done:
-            log.info("batch norm: %d layers' statistics measured again on %d clean training "
-                     "images (trainer.bn_recalibration)", done, len(rows))
+        return _images(np.asarray(X)[np.sort(rows)])
 
     def predict_proba(self, X):
         # the fitted model keeps the devices and dtype policy it was built with
