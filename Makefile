@@ -90,7 +90,7 @@ leaderboard: setup ## the public leaderboard's top, your best public score and r
 	$(PY) scripts/leaderboard.py
 
 test: setup ## run the test suite (tiny generated data, a few minutes)
-	$(PY) -m pytest -m "not slow and not slurm"
+	$(PY) -m pytest -m "not slow and not slurm" --durations=15
 
 test-slurm: setup ## start a local single-node Slurm (installs it first) and run the Slurm tests
 	bash scripts/slurm_cluster.sh start
