@@ -297,20 +297,28 @@ def test_the_default_cnn_predicts_after_one_epoch_as_well_as_it_trained():
     X, y = digit_images(2400, seed=5)
     fit, held = slice(0, 2000), slice(2000, None)
 
-    def one_epoch(*overrides):
+    def one_epoch(*overrides, validation=None):
         cfg = compose_with("model=cnn", "trainer.epochs=1", "trainer.batch_size=32",
                            "trainer.verbose=0", "trainer.tensorboard=false", "threads=1",
                            *overrides)
-        model = instantiate(cfg.model.estimator, _convert_="all").fit(X[fit], y[fit])
-        return model.history_["accuracy"][-1], np.mean(model.predict(X[held]) == y[held])
+        model = instantiate(cfg.model.estimator, _convert_="all").fit(X[fit], y[fit],
+                                                                      validation)
+        return model, np.mean(model.predict(X[held]) == y[held])
 
-    trained, predicted = one_epoch()
+    model, predicted = one_epoch()
+    trained = model.history_["accuracy"][-1]
     assert trained > 0.5 and predicted >= trained - 0.05
-    trained, predicted = one_epoch("trainer.bn_recalibration=0")  # the momentum alone
-    assert predicted >= trained - 0.05
-    trained, lagging = one_epoch("trainer.bn_recalibration=0",
-                                 "model.estimator.net.bn_momentum=0.99")
-    assert lagging < trained - 0.3  # what both guard against
+    model, predicted = one_epoch("trainer.bn_recalibration=0")  # the momentum alone
+    assert predicted >= model.history_["accuracy"][-1] - 0.05
+    model, lagging = one_epoch("trainer.bn_recalibration=0",
+                               "model.estimator.net.bn_momentum=0.99")
+    assert lagging < model.history_["accuracy"][-1] - 0.3  # what both guard against
+    # the recalibration alone, and before the epoch's holdout score: that score is the
+    # final model's (the same clean images set the same statistics)
+    model, predicted = one_epoch("model.estimator.net.bn_momentum=0.99",
+                                 validation=(X[held], y[held]))
+    assert predicted >= model.history_["accuracy"][-1] - 0.05
+    assert model.history_["val_accuracy"][-1] == pytest.approx(predicted, abs=1e-6)
 
 
 def test_recalibration_gives_batch_norm_the_statistics_of_clean_inputs():
@@ -322,14 +330,15 @@ def test_recalibration_gives_batch_norm_the_statistics_of_clean_inputs():
     norm = keras.layers.BatchNormalization(momentum=0.9)
     outputs = norm(x)
     net = keras.Model(inputs, outputs)
-    images = np.random.default_rng(0).integers(0, 255, (64, 28, 28, 1)).astype(np.uint8)
+    images = np.random.default_rng(0).integers(0, 255, (512, 28, 28, 1)).astype(np.uint8)
     assert recalibrate(net, images) == 1
-    # exactly the statistics of what reaches the layer at inference (dropout off)
+    # the statistics of what reaches the layer at inference (dropout off), over two chunks:
+    # the mean exact, the variance short only by the spread of the chunks' means
     features = keras.Model(inputs, x)(images.astype(np.float32), training=False).numpy()
     np.testing.assert_allclose(norm.moving_mean.numpy(), features.mean(axis=(0, 1, 2)),
                                rtol=1e-4)
     np.testing.assert_allclose(norm.moving_variance.numpy(), features.var(axis=(0, 1, 2)),
-                               rtol=1e-3)
+                               rtol=1e-2)
     assert norm.momentum == 0.9 and net.layers[1].rate == 0.5  # settings put back
     assert recalibrate(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
                        images) == 0  # nothing to do without batch norm

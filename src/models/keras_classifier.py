@@ -170,7 +170,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         callbacks = [clock, EpochProgress(clock)]  # the clock first: the line reads it
         clean = self._recalibration_images(X)
         if clean is not None and validation is not None:
-            callbacks.append(batch_norm.EachEpoch(self.model_, clean, steps_per_epoch))
+            callbacks.append(batch_norm.BeforeEachScore(self.model_, clean))
         callbacks += [keras.callbacks.LambdaCallback(on_epoch_end=listener)
                       for listener in getattr(self, "_epoch_listeners", [])]
         if t.get("tensorboard") and self.log_dir:
