@@ -159,3 +159,41 @@ def test_timings_carry_their_load_into_the_tables():
     # a record from before loads were kept is no ground for a conclusion either
     assert bench._timed(812.4, None) == "812 (load unknown)"
     assert bench._busy(None) and bench._busy(BUSY) and not bench._busy(QUIET, QUIET)
+
+
+def test_every_section_renders_from_records_and_names_their_machine(tiny_data, tmp_path):
+    """The doc's tables from run records as the archive keeps them (no training here)."""
+    from tests.test_results_archive import fake_run
+
+    here = {"cores": 2, "cpu": "test CPU", "system": "Linux"}
+    history = {"val_accuracy": [0.97, 0.985, 0.99], "seconds": [10.0, 20.0, 30.0]}
+
+    def record(name, model, holdout=0.99, fit=30.0, load=QUIET, machine=here):
+        run = fake_run(tmp_path / name, tiny_data)[0]
+        return {**run.metrics(), "model": model, "dir": str(run), "command": f"python -m "
+                f"src.run model={model}", "holdout_accuracy": holdout, "train_accuracy": 1.0,
+                "predict_seconds": 1.0, "peak_memory_mb": 900.0, "fit_seconds": fit,
+                "fit_load": load, "machine": machine, "history": history, "threads": 2,
+                "rows": {"fit": 270, "holdout": 30, "test": 120}}
+    cnn, lenet = record("cnn", "cnn"), record("lenet", "lenet", load=BUSY)
+    seed = {"epochs": 3, "seconds_per_epoch": 50.0, "epoch_seconds": [60.0, 50.0, 50.0],
+            "holdout_accuracy": [0.95, 0.97, 0.98], "peak_memory_mb": 1800.0,
+            "fit_seconds_50": 2500.0, "load": QUIET, "machine": here}
+    models = bench.render_models([{"split": "holdout", **cnn}, {"split": "holdout", **lenet}])
+    assert "| 30.0 |" in models and "30.0 (busy: 0.90 cores of other load)" in models
+    assert "on 2 cores, test CPU" in models
+    timed = bench.render_time_to_accuracy(lenet, cnn, seed)
+    # the first epoch at 0.984 or better ended 20 s in: 2500 s / 20 s
+    assert "| 20.0 | 125x |" in timed and "— (a busy timing)" in timed
+    elsewhere = bench.render_time_to_accuracy(cnn, cnn, {**seed, "machine": None})
+    assert "— (another machine)" in elsewhere and "125x" not in elsewhere
+    svm = bench.render_svm(record("svm", "svm", fit=10.0),
+                           {"rows": 100, "seconds": 2.0, "load": QUIET, "machine": here})
+    assert "| 10 | 10x |" in svm  # 2 s x 51.25 fits over 10 s
+    assert "(a busy timing: no ratio drawn)" in bench.render_predict(
+        {"seconds": 3.0, "load": BUSY, "machine": here}, cnn)
+    assert "(10x longer)" in bench.render_predict({"seconds": 3.0, "load": QUIET,
+                                                   "machine": here}, cnn)
+    assert "(measured busy" in bench.render_loading({"read_csv": 1.0, "cached": 0.01,
+                                                     "mb": 76.7, "load": BUSY})
+    assert "ratio seed / ours 2.00" in bench.render_memory(cnn, None, seed)
