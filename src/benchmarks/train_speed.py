@@ -49,7 +49,9 @@ def train_flops_per_image(model) -> float:
     """FLOPs one training image costs in the convolutions and dense layers (see the module's
     docstring)."""
     forward = 0
-    for layer in _layers(model):
+    from src.models.nets import leaf_layers  # Keras only once a model exists
+
+    for layer in leaf_layers(model):
         kind = type(layer).__name__
         if kind == "Conv2D":
             _, height, width, out_channels = layer.output.shape
@@ -59,14 +61,6 @@ def train_flops_per_image(model) -> float:
             in_units, out_units = layer.kernel.shape
             forward += 2 * in_units * out_units
     return TRAIN_TO_FORWARD * forward
-
-
-def _layers(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers"):  # a nested model
-            yield from _layers(layer)
-        else:
-            yield layer
 
 
 def measure(model: str, overrides: list[str], env: dict[str, str], images: int,

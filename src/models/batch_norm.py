@@ -18,14 +18,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-
-def _layers(model: keras.Model):
-    for layer in model.layers:
-        if hasattr(layer, "layers"):  # a nested model
-            yield from _layers(layer)
-        else:
-            yield layer
-
+from src.models.nets import leaf_layers
 
 CHUNK = 256  # images a forward pass: about 0.25 GB of activations for the default CNN
 
@@ -45,7 +38,7 @@ class BeforeEachScore(keras.callbacks.Callback):
 def recalibrate(net: keras.Model, images: np.ndarray) -> int:
     """Set every batch norm layer's moving mean and variance to those of `images` (uint8
     (N, 28, 28, 1), unaugmented) in one pass; how many layers it set."""
-    layers = list(_layers(net))
+    layers = list(leaf_layers(net))
     # a frozen batch norm layer keeps its statistics in training mode too (Keras skips it)
     norms = [layer for layer in layers
              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]

@@ -14,6 +14,15 @@ def _inputs(input_shape):
     return inputs, layers.Rescaling(1.0 / 255)(inputs)
 
 
+def leaf_layers(model: keras.Model):
+    """Every layer of `model`, those of nested models included (in their place)."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):  # a nested model
+            yield from leaf_layers(layer)
+        else:
+            yield layer
+
+
 def _softmax(x, n_classes):
     # float32 even under mixed precision (on a GPU): float16 probabilities lose the ranking
     return layers.Dense(n_classes, activation="softmax", dtype="float32")(x)
