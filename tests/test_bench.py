@@ -2,6 +2,7 @@
 measurement on tiny data, and replacing one section of the doc."""
 
 import json
+import time
 
 import keras
 import pytest
@@ -42,20 +43,22 @@ def test_verdicts_follow_the_numbers_and_the_noise():
         "not judged (busy machine)"
 
 
-def test_the_matmul_peak_is_a_product_of_the_size_over_the_time_with_its_load():
-    peak = train_speed.matmul_gflops(size=256, repeats=2)
-    # 2 x 256^3 FLOPs in at least a microsecond: a finite rate, and the load it ran under
-    assert 0 < peak["gflops"] < 2 * 256**3 / 1e-6 / 1e9
+def test_the_matmul_peak_is_a_product_of_the_size_over_the_best_time_with_its_load():
+    readings = iter([0.0, 0.5, 1.0, 1.25, 2.0, 3.0])  # products of 0.5, 0.25 and 1 s
+    peak = train_speed.matmul_gflops(size=64, repeats=3, clock=lambda: next(readings))
+    assert peak["gflops"] == pytest.approx(2 * 64**3 / 0.25 / 1e9)  # the best of the three
     assert set(peak["load"]) == {"other_cores", "steal_cores", "busy"}
 
 
 def test_a_train_speed_measurement_runs_the_configured_model(tiny_data):
     # data.cache=false: the shared tiny data dir stays as it was made
+    started = time.perf_counter()
     result = train_speed.measure("nn", [f"data.dir={tiny_data}", "data.cache=false"], {},
                                  images=200, epochs=1)
+    wall = time.perf_counter() - started
     assert result["flops_per_image"] == 3 * 2 * (784 * 400 + 400 * 10)
-    # 200 images in one timed epoch: a rate no slower than 200 images in 10 minutes
-    assert result["images_per_s"] > 200 / 600
+    # 200 images in one timed epoch, which is a part of the worker process's life
+    assert result["images_per_s"] > 200 / wall
     assert result["load"]["busy"] in (True, False)
     with pytest.raises(RuntimeError, match="worker failed"):
         train_speed.measure("resnet9000", [f"data.dir={tiny_data}"], {}, 200, 1)

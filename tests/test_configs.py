@@ -5,7 +5,8 @@ from hydra.utils import instantiate
 
 from src.config import command_config
 from src.config.validate import check
-from src.utils.errors import ConfigError
+from src.models import factory
+from src.utils.errors import ConfigError, HarnessError
 from tests.helpers import KERAS, compose_with, one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (command_config.CONF_DIR / "model").glob("*.yaml"))
@@ -109,6 +110,17 @@ def test_valid_padding_with_three_blocks_is_refused_before_training():
         check(compose_with("model=cnn_deep", "model.estimator.net.padding=valid"))
 
 
+def refusal(*overrides: str) -> str:
+    """The message `make run` would stop with before loading data: its command-line check,
+    then the estimator built from the composed config (src/run.py's order)."""
+    with pytest.raises(HarnessError) as refused:
+        command_config.check_overrides(list(overrides))
+        factory.build(command_config.load(list(overrides)).model.estimator)
+    message = str(refused.value)
+    assert "\n" not in message, message
+    return message
+
+
 @pytest.mark.parametrize("override, words", [
     ("data.holdout=1.5", ["data.holdout=1.5"]),
     ("trainer.epochs=0", ["trainer.epochs=0"]),
@@ -118,12 +130,10 @@ def test_valid_padding_with_three_blocks_is_refused_before_training():
     ("model.estimator.C=-1", ["'C' parameter", "-1"]),
     ("+model.estimator.colour=red", ["colour"]),
 ])
-def test_bad_override_stops_the_run_in_one_line(override, words, tiny_data, tmp_path):
-    result = train(tiny_data, tmp_path, "model=logreg", override)
-    message = one_line_error(result)
+def test_bad_override_is_refused_in_one_line(override, words):
+    message = refusal("model=logreg", override)
     for word in words:
         assert word in message, message
-    assert not (tmp_path / "submissions").exists()
 
 
 @pytest.mark.parametrize("override, words", [
@@ -131,11 +141,19 @@ def test_bad_override_stops_the_run_in_one_line(override, words, tiny_data, tmp_
     ("model.estimator.C_low=100", ["C_low=100", "C_high"]),
     ("model.estimator.search_rows=1", ["'search_rows' parameter"]),
 ])
-def test_bad_svm_settings_are_refused_before_loading_data(override, words, tmp_path):
-    result = train(tmp_path / "no-data-here", tmp_path, "model=svm", override)
-    message = one_line_error(result)
+def test_bad_svm_settings_are_refused(override, words):
+    message = refusal("model=svm", override)
     for word in words:
         assert word in message, message
+
+
+def test_the_run_command_refuses_a_bad_override_in_one_line_before_loading_data(tmp_path):
+    # no data dir: the refusal comes first, and nothing is written
+    result = train(tmp_path / "no-data-here", tmp_path, "model=svm", "model.estimator.cv=1")
+    assert "'cv' parameter" in one_line_error(result)
+    assert not (tmp_path / "submissions").exists()
+    result = train(tmp_path / "no-data-here", tmp_path, "trainer.epoch=3")
+    assert "trainer.epoch" in one_line_error(result)
 
 
 def test_a_sweep_with_one_bad_value_fails_before_any_job(tiny_data, tmp_path):

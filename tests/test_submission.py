@@ -22,54 +22,52 @@ def good():
     return submission_csv.build(np.arange(N) % 10)
 
 
+# each kind of bad file, and the words of the rule that must refuse it (the line it names,
+# where the rule names one: the header is line 1, ImageId 1 line 2)
+BAD = {
+    "wrong header": (lambda f: f.rename(columns={"Label": "label"}),
+                     "header is ImageId,label, expected ImageId,Label"),
+    "extra column": (lambda f: f.assign(Extra=1), "header is ImageId,Label,Extra"),
+    "too few rows": (lambda f: f.iloc[:-1], f"{N - 1} rows, expected {N}"),
+    "too many rows": (lambda f: pd.concat([f, f.iloc[:1]]), f"{N + 1} rows, expected {N}"),
+    "ids from 0": (lambda f: f.assign(ImageId=np.arange(N)), "line 2: ImageId 0, expected 1"),
+    "ids out of order": (lambda f: f.assign(ImageId=np.r_[2, 1, np.arange(3, N + 1)]),
+                         "line 2: ImageId 2, expected 1"),
+    "label 10": (lambda f: f.assign(Label=np.r_[np.zeros(N - 1, int), 10]),
+                 f"line {N + 1}: Label 10 is outside 0..9"),
+    "negative label": (lambda f: f.assign(Label=np.r_[-1, np.zeros(N - 1, int)]),
+                       "line 2: Label -1 is outside 0..9"),
+    "fractional label": (lambda f: f.assign(Label=np.r_[0.5, np.zeros(N - 1)]),
+                         "line 2: Label '0.5' is not an integer"),
+    "missing label": (lambda f: f.assign(Label=np.r_[np.nan, np.zeros(N - 1)]),
+                      "line 2: Label 'nan' is not an integer"),
+    "text label": (lambda f: f.assign(Label=["seven", *["0"] * (N - 1)]),
+                   "line 2: Label 'seven' is not an integer"),
+}
+
+
 def bad(kind):
-    frame = good()
-    if kind == "wrong header":
-        return frame.rename(columns={"Label": "label"})
-    if kind == "extra column":
-        return frame.assign(Extra=1)
-    if kind == "too few rows":
-        return frame.iloc[:-1]
-    if kind == "too many rows":
-        return pd.concat([frame, frame.iloc[:1]])
-    if kind == "ids from 0":
-        return frame.assign(ImageId=np.arange(N))
-    if kind == "ids out of order":
-        return frame.assign(ImageId=np.r_[2, 1, np.arange(3, N + 1)])
-    if kind == "label 10":
-        return frame.assign(Label=np.r_[np.zeros(N - 1, int), 10])
-    if kind == "negative label":
-        return frame.assign(Label=np.r_[-1, np.zeros(N - 1, int)])
-    if kind == "fractional label":
-        return frame.assign(Label=np.r_[0.5, np.zeros(N - 1)])
-    if kind == "missing label":
-        return frame.assign(Label=np.r_[np.nan, np.zeros(N - 1)])
-    if kind == "text label":
-        return frame.assign(Label=["seven", *["0"] * (N - 1)])
-    raise AssertionError(kind)
-
-
-KINDS = ["wrong header", "extra column", "too few rows", "too many rows", "ids from 0",
-         "ids out of order", "label 10", "negative label", "fractional label",
-         "missing label", "text label"]
+    return BAD[kind][0](good())
 
 
 def test_a_good_submission_passes():
     submission_csv.validate(good(), N)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", sorted(BAD))
 def test_validator_rejects(kind):
-    with pytest.raises(SubmissionError):
+    with pytest.raises(SubmissionError) as refused:
         submission_csv.validate(bad(kind), N)
+    assert BAD[kind][1] in str(refused.value)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", sorted(BAD))
 def test_reading_a_bad_file_is_rejected(kind, tmp_path):
     path = tmp_path / "sub.csv"
     bad(kind).to_csv(path, index=False)
-    with pytest.raises(SubmissionError, match="sub.csv"):
+    with pytest.raises(SubmissionError) as refused:
         submission_csv.read(path, N)
+    assert f"sub.csv{' ' if 'line' in BAD[kind][1] else ': '}{BAD[kind][1]}" in str(refused.value)
 
 
 def test_integral_floats_read_as_integers(tmp_path):

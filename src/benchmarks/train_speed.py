@@ -29,7 +29,7 @@ from src.utils.machine import LoadMeter, is_busy, label
 TRAIN_TO_FORWARD = 3  # forward + input gradients + weight gradients
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 7) -> dict:
+def matmul_gflops(size: int = 2048, repeats: int = 7, clock=time.perf_counter) -> dict:
     """The best of `repeats` float32 (size x size) @ (size x size) products, in GFLOP/s, and
     the load of other processes meanwhile."""
     rng = np.random.default_rng(0)
@@ -39,9 +39,9 @@ def matmul_gflops(size: int = 2048, repeats: int = 7) -> dict:
     best = float("inf")
     with LoadMeter() as meter:
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = clock()
             a @ b
-            best = min(best, time.perf_counter() - start)
+            best = min(best, clock() - start)
     return {"gflops": 2 * size**3 / best / 1e9, "load": meter.record()}
 
 
