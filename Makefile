@@ -26,6 +26,9 @@ URI     ?=
 EXTRAS  ?=
 PORT    ?=
 NAME    ?=
+# pytest-xdist workers: most tests wait on a subprocess or a server, so one a core; a module's
+# tests stay on one worker (--dist=loadscope) and share its fixtures' trained runs
+TEST_WORKERS ?= auto
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
 	predict ensemble archive dashboard mlflow-ui kaggle-run leaderboard
@@ -89,8 +92,9 @@ kaggle-run: setup ## train in a Kaggle session on its GPU: ARGS="model=cnn ..." 
 leaderboard: setup ## the public leaderboard's top, your best public score and rank, the ledger's best holdout
 	$(PY) scripts/leaderboard.py
 
-test: setup ## run the test suite (tiny generated data, a few minutes)
-	$(PY) -m pytest -m "not slow and not slurm" --durations=15
+test: setup ## run the test suite: tiny generated data, every test but `slow` and `slurm` (see README for its time)
+	$(PY) -m pytest -m "not slow and not slurm" --durations=15 \
+		--numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
 
 test-slurm: setup ## start a local single-node Slurm (installs it first) and run the Slurm tests
 	bash scripts/slurm_cluster.sh start

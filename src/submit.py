@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int | None:
     parser.add_argument("--wait", action="store_true",
                         help="then wait for Kaggle's score (kaggle.wait_timeout)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. kaggle.timeout=30")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options and overrides in any order
     cfg = command_config.load(args.overrides)
     settings = OmegaConf.to_container(cfg.kaggle)
 

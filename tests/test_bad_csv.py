@@ -50,9 +50,10 @@ CASES = {
 
 @pytest.fixture
 def data_dir(tiny_data, tmp_path):
-    """A copy of the tiny data that a test may break."""
+    """A copy of the tiny data that a test may break (without the cache other tests' runs
+    may have left in the shared dir)."""
     copy = tmp_path / "data"
-    shutil.copytree(tiny_data, copy)
+    shutil.copytree(tiny_data, copy, ignore=shutil.ignore_patterns(".cache"))
     return copy
 
 

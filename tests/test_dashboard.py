@@ -56,6 +56,7 @@ def dashboard(study_dir):
         server.wait(timeout=30)
 
 
+@pytest.mark.integration
 def test_the_dashboard_serves_the_study_s_trials(dashboard):
     import urllib.request
 
@@ -71,6 +72,7 @@ def test_the_dashboard_serves_the_study_s_trials(dashboard):
     assert [t["number"] for t in detail["best_trials"]] == [1]
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_the_dashboard_page_shows_the_study_in_a_real_browser(dashboard, tmp_path):
     dom = chromium(tmp_path / "profile", "--dump-dom", f"{dashboard}/dashboard").stdout
@@ -87,6 +89,7 @@ def test_a_missing_study_or_database_is_one_line(study_dir, tmp_path):
     assert "which study?" in one_line_error(run_module("src.dashboard", cwd=ROOT))
 
 
+@pytest.mark.integration
 def test_a_taken_port_is_one_line(dashboard, study_dir):
     port = dashboard.rsplit(":", 1)[1]
     line = one_line_error(run_module("src.dashboard", f"study={STUDY}", f"port={port}",

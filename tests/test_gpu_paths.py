@@ -24,6 +24,8 @@ from src.models.keras_classifier import (
 from src.utils.errors import ConfigError
 from tests.helpers import make_data_dir, run_module
 
+pytestmark = pytest.mark.integration  # simulated GPUs
+
 # The default CNN's layers (convolutions, batch norm, pooling, dense, float32 softmax), made
 # small: float16 convolution gradients have no fast CPU kernel (about 200x float32's), so the
 # full-size net takes minutes a step here. No augmentation, dropout or label smoothing: the

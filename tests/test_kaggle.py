@@ -15,6 +15,8 @@ from src.submissions import submission_csv
 from tests.helpers import ROOT, fake_wheel, one_line_error, run_module, settings_for
 from tests.kaggle_stub import serving_tiny_data
 
+pytestmark = pytest.mark.integration  # the stand-in Kaggle server
+
 SECRET = "stub-key-5EcReT-7f3a9c"
 
 
@@ -58,13 +60,14 @@ class World:
                           env=self.env(**env))
 
     def submit(self, *args, **env):
-        return run_module("scripts.submit", *args, *self.overrides(), env=self.env(**env))
+        return run_module("scripts.submit", *self.overrides(), *args, env=self.env(**env))
 
     def scores(self, *args, **env):
         return run_module("scripts.scores", *self.overrides(), *args, env=self.env(**env))
 
     def leaderboard(self, *args, **env):
-        return run_module("scripts.leaderboard", *self.overrides(), *args, env=self.env(**env))
+        return run_module("scripts.leaderboard", *self.overrides(), *args,
+                          env=self.env(**env))
 
     def a_submission(self, labels=None):
         labels = np.zeros(120, int) if labels is None else labels
@@ -214,7 +217,7 @@ FAILURES = {
     "429 rate limit": ({}, 429, ["429", "rate limited"]),
     "500 server": ({}, 500, ["server error 500"]),
     "connection refused": ("refused", None, ["cannot reach Kaggle"]),
-    "timeout": ({}, "hang", ["did not answer within 5 s"]),
+    "timeout": ({}, "hang", ["did not answer within 1 s"]),
 }
 
 
@@ -240,8 +243,9 @@ def arrange(world, failure, method):
     elif action == "participate":
         world.stub.fail(method, 403, "Permission 'competitions.participate' was denied",
                         times=10)
-    elif action == "hang":
-        world.stub.fail(method, hang=8, times=10)
+    elif action == "hang":  # a bound of 1 s, not the world's 5, so each try waits 1 s
+        world.stub.fail(method, hang=3, times=10)
+        extra_args.append("kaggle.timeout=1")
     elif action:
         world.stub.fail(method, action, times=10)
     return env, extra_args

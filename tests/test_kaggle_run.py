@@ -22,6 +22,8 @@ from src.submissions import submission_csv
 from tests.helpers import make_data_dir, one_line_error, run_module, sigint_default
 from tests.kaggle_stub import serving_tiny_data
 
+pytestmark = pytest.mark.integration  # the stand-in Kaggle server
+
 URL = "https://www.kaggle.com/code/tester/"
 
 

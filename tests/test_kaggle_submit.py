@@ -18,6 +18,8 @@ from src.utils import file_lock
 from tests import test_kaggle
 from tests.helpers import ROOT, one_line_error, sigint_default
 
+pytestmark = pytest.mark.integration  # the stand-in Kaggle server
+
 world = test_kaggle.world  # the fixture, under its own name here
 FAILURES, arrange = test_kaggle.FAILURES, test_kaggle.arrange
 POLL = "kaggle.poll_interval=5"  # the client's minimum: the fastest a test may poll

@@ -107,6 +107,7 @@ def test_report_of_a_sweep_with_a_failed_job_and_a_ledger(tiny_data, tmp_path):
     assert page.count("data:image/png;base64,") == 2  # the sweep plot and the Kaggle plot
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_the_report_renders_in_a_real_browser(nn_run, tmp_path):
     assert run_module("src.report", f"run={nn_run}",

@@ -14,6 +14,7 @@ from tests.helpers import ROOT
 
 pytestmark = [
     pytest.mark.slurm,
+    pytest.mark.integration,
     pytest.mark.skipif(shutil.which("sbatch") is None or not os.environ.get("SLURM_CONF"),
                        reason="no Slurm here: run `make test-slurm`"),
 ]
