@@ -84,7 +84,7 @@ def test_the_run_command_stops_on_a_bad_csv_in_one_line_and_writes_nothing(data_
 def test_test_csv_with_a_label_column_is_named(data_dir):
     shutil.copy(data_dir / "train.csv", data_dir / "test.csv")
     with pytest.raises(DataError, match="test.csv.*looks like train.csv"):
-        dataset.load_test(data_dir, cache=False)
+        dataset.load_test(data_dir, cache=True)
 
 
 def test_missing_data_dir_says_run_make_data(tmp_path):

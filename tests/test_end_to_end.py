@@ -52,7 +52,7 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
     # within the command's own wall time and its process's peak memory (MB, not KiB or bytes)
     assert 0 < metrics["fit_seconds"] < wall
     child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    assert 50 < metrics["peak_memory_mb"] <= child_peak_mb
+    assert 50 < metrics["peak_memory_mb"] <= child_peak_mb + 0.05  # recorded to 0.1 MB
     # every timing says how busy the machine was, and where it was taken
     assert metrics["fit_load"]["busy"] in (True, False) and metrics["fit_load"]["other_cores"] >= 0
     assert one["fit_load"] == metrics["fit_load"] and metrics["machine"]["cores"] >= 1

@@ -6,6 +6,7 @@ batches."""
 
 import json
 import re
+import time
 
 import keras
 import numpy as np
@@ -232,9 +233,14 @@ def test_the_command_line_trains_exactly_the_epochs_asked_and_logs_the_time_left
 
 
 def test_an_explicit_time_budget_still_cuts_a_command_line_run(tiny_data, tmp_path):
+    started = time.perf_counter()
     result = train(tiny_data, tmp_path, "model=nn", "trainer.epochs=100000",
                    "trainer.batch_size=8", "trainer.time_budget=1", "figures=false")
+    wall = time.perf_counter() - started
     assert result.returncode == 0, result.stderr[-3000:]
+    # the real clock, in seconds: the stop came past the budget, within the command's life
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert 1 <= history["seconds"][-1] < wall
     # the budget, not the epochs, ended it (when, to the batch, is the fake-clock tests' job)
     assert "trainer.time_budget=1s reached: training stops here" in \
         (tmp_path / "run" / "run.log").read_text()
