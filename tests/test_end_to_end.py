@@ -44,6 +44,8 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
     _, held = dataset.holdout_split(train_set, 0.1, 42)
     np.testing.assert_array_equal(labels, held.labels)
     assert metrics["holdout_accuracy"] == pytest.approx(np.mean(proba.argmax(axis=1) == labels))
+    if model == "logreg":  # the tiny digits are learnable: a model that learns gets them
+        assert metrics["holdout_accuracy"] > 0.9
     assert metrics["rows"] == {"fit": 270, "holdout": 30, "test": 120}
     assert metrics["split"] == {"mode": "holdout", "holdout": 0.1, "seed": 42}
     [one] = metrics["models"]
@@ -77,13 +79,6 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
 
     last = result.stdout.strip().splitlines()[-1]
     assert str(sub) in last and f"{metrics['holdout_accuracy']:.5f}" in last
-
-
-def test_learnable_data_is_learned(tiny_data, tmp_path):
-    result = train(tiny_data, tmp_path, "model=logreg")
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["holdout_accuracy"] > 0.9
 
 
 def test_full_data_run_says_so(tiny_data, tmp_path):
