@@ -37,7 +37,7 @@ class BeforeEachScore(keras.callbacks.Callback):
 
 def recalibrate(net: keras.Model, images: np.ndarray) -> int:
     """Set every batch norm layer's moving mean and variance to those of `images` (uint8
-    (N, 28, 28, 1), unaugmented) in one pass; how many layers it set."""
+    (N, 28, 28, 1), unaugmented), a pass in chunks of CHUNK images; how many layers it set."""
     layers = list(leaf_layers(net))
     # a frozen batch norm layer keeps its statistics in training mode too (Keras skips it)
     norms = [layer for layer in layers
