@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import importlib
+import io
 import json
 import os
 import pickle
@@ -70,6 +73,40 @@ def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 600,
     env = {name: value for name, value in env.items() if value is not None}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def environment(changes: dict):
+    """os.environ with `changes` (None removes a variable) for the block, then as it was."""
+    saved = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def call_main(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`module`'s main(args) in this process, as `python -m module args` runs it: `env` as in
+    run_module, the output captured, a SystemExit turned into the exit code. For error
+    matrices: each command keeps one subprocess test that proves its real exit and output."""
+    main = importlib.import_module(module).main
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with environment(env or {}), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+            if isinstance(exit_.code, str):  # as the interpreter prints it
+                print(exit_.code, file=sys.stderr)
+    return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
 
 
 def train(data_dir: Path, out: Path, *overrides: str):

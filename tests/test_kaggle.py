@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from src.submissions import submission_csv
-from tests.helpers import ROOT, fake_wheel, one_line_error, run_module, settings_for
+from tests.helpers import (
+    ROOT,
+    call_main,
+    fake_wheel,
+    one_line_error,
+    run_module,
+    settings_for,
+)
 from tests.kaggle_stub import serving_tiny_data
 
 pytestmark = pytest.mark.integration  # the stand-in Kaggle server
@@ -38,6 +45,7 @@ class World:
         self.subs = root / "user" / "submissions"
         self.ledger = self.subs / "ledger.csv"
         self.creds = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": SECRET}
+        self.subprocess = False
 
     def env(self, creds=True, **extra):
         """Only this world's settings: no real ~/.kaggle, no credentials from outside."""
@@ -55,19 +63,27 @@ class World:
                 f"kaggle.run_dirs=[{self.root / 'runs'}]",
                 *(f"kaggle.expected_rows.{k}={v}" for k, v in rows.items())]
 
-    def download(self, *args, **env):
-        return run_module("scripts.download", "data.source=kaggle", *self.overrides(), *args,
-                          env=self.env(**env))
+    def command(self, module, *args, **env):
+        """The command, in this process unless `subprocess` was set: the error matrices run
+        in-process; a few tests per command set it to prove the real exit and output, and
+        the tests of credential files set it because the client fixes its config dir when
+        it is first imported, which in this process was another test's home."""
+        if self.subprocess:
+            return run_module(module, *args, env=self.env(**env))
+        return call_main(module, *args, env=self.env(**env))
+
+    def download(self, *args, source="kaggle", **env):
+        sources = [f"data.source={source}"] if source else []  # None: the default, auto
+        return self.command("scripts.download", *sources, *self.overrides(), *args, **env)
 
     def submit(self, *args, **env):
-        return run_module("scripts.submit", *self.overrides(), *args, env=self.env(**env))
+        return self.command("scripts.submit", *self.overrides(), *args, **env)
 
     def scores(self, *args, **env):
-        return run_module("scripts.scores", *self.overrides(), *args, env=self.env(**env))
+        return self.command("scripts.scores", *self.overrides(), *args, **env)
 
     def leaderboard(self, *args, **env):
-        return run_module("scripts.leaderboard", *self.overrides(), *args,
-                          env=self.env(**env))
+        return self.command("scripts.leaderboard", *self.overrides(), *args, **env)
 
     def a_submission(self, labels=None):
         labels = np.zeros(120, int) if labels is None else labels
@@ -132,7 +148,7 @@ def test_download_retries_a_server_error(world):
 
 
 def test_auto_uses_kaggle_when_credentials_exist(world):
-    result = run_module("scripts.download", *world.overrides(), env=world.env())
+    result = world.download(source=None)
     assert result.returncode == 0, result.stderr
     assert '"source": "kaggle"' in (world.data_dir / "manifest.json").read_text()
 
@@ -140,18 +156,16 @@ def test_auto_uses_kaggle_when_credentials_exist(world):
 def test_auto_without_credentials_uses_the_replica_and_says_so(world, tmp_path):
     wheel, _ = fake_wheel(tmp_path / "w.whl")
     s = settings_for(wheel, tmp_path)
-    result = run_module("scripts.download", *world.overrides(),
-                        f"data.replica.wheel_file={wheel}", f"data.replica.sha256={s['sha256']}",
-                        "data.replica.train_rows=60", f"data.replica.key_dir={tmp_path / 'k'}",
-                        env=world.env(creds=False))
+    result = world.download(f"data.replica.wheel_file={wheel}",
+                            f"data.replica.sha256={s['sha256']}", "data.replica.train_rows=60",
+                            f"data.replica.key_dir={tmp_path / 'k'}", source=None, creds=False)
     assert result.returncode == 0, result.stderr
     assert "no Kaggle credentials" in result.stdout and "replica" in result.stdout
     assert world.stub.calls == []
 
 
 def test_auto_with_bad_credentials_fails_rather_than_falling_back(world):
-    result = run_module("scripts.download", *world.overrides(),
-                        env=world.env(KAGGLE_KEY="wrong-key-123"))
+    result = world.download(source=None, KAGGLE_KEY="wrong-key-123")
     assert "401" in one_line_error(result)
     assert not world.data_dir.exists()
 
@@ -159,6 +173,7 @@ def test_auto_with_bad_credentials_fails_rather_than_falling_back(world):
 # --- credentials ----------------------------------------------------------------------------
 
 def test_missing_credentials_say_where_to_put_them(world):
+    world.subprocess = True  # make data's real exit code and one line
     message = one_line_error(world.download(creds=False))
     assert "kaggle.json" in message and "kaggle.com/settings" in message
     assert world.stub.calls == []
@@ -166,12 +181,13 @@ def test_missing_credentials_say_where_to_put_them(world):
 
 def test_kaggle_json_in_the_config_dir_is_read_and_a_loose_one_is_warned_about(world):
     config = world.root / "elsewhere"  # not under HOME: only KAGGLE_CONFIG_DIR leads here
+    world.subprocess = True  # a fresh client, which reads the config dir at import
     config.mkdir()
     kaggle_json = config / "kaggle.json"
     kaggle_json.write_text(f'{{"username": "tester", "key": "{SECRET}"}}')
     kaggle_json.chmod(0o644)
-    result = run_module("scripts.download", *world.overrides(),  # auto: picks kaggle
-                        env=world.env(creds=False, KAGGLE_CONFIG_DIR=str(config)))
+    result = world.download(source=None, creds=False,  # auto: picks kaggle
+                            KAGGLE_CONFIG_DIR=str(config))
     assert result.returncode == 0, result.stderr
     assert '"source": "kaggle"' in (world.data_dir / "manifest.json").read_text()
     assert result.stderr.count(f"chmod 600 {kaggle_json}") == 1
@@ -188,6 +204,7 @@ def test_access_token_is_used(world, where):
         env["KAGGLE_API_TOKEN"] = world.stub.token
     else:
         (world.home / ".kaggle" / "access_token").write_text(world.stub.token)
+        world.subprocess = True  # a fresh client, which reads the config dir at import
     result = world.download(creds=False, **env)
     assert result.returncode == 0, result.stderr
     assert "POST /api/v1/security.OAuthService/IntrospectToken" in world.stub.calls
@@ -281,6 +298,7 @@ def test_scores_failure_is_one_line_and_keeps_the_ledger(world):
     assert world.submit("--file", str(sub)).returncode == 0
     before = world.ledger.read_bytes()
     world.stub.fail("ListSubmissions", 500, times=10)
+    world.subprocess = True  # make scores' real exit code and one line
     assert "server error 500" in one_line_error(world.scores())
     assert world.ledger.read_bytes() == before
 
@@ -399,6 +417,7 @@ def test_invalid_file_is_refused_before_any_network_call(world):
     bad = world.subs / "bad.csv"
     bad.parent.mkdir(parents=True)
     bad.write_text("ImageId,Label\n1,3\n")
+    world.subprocess = True  # make submit's real exit code and one line
     assert "expected 120" in one_line_error(world.submit("--file", str(bad)))
     assert world.stub.calls == [] and not world.ledger.exists()
 
@@ -424,6 +443,7 @@ def test_ledger_survives_a_torn_last_row(world):
 
 def test_no_secret_reaches_any_output_or_file(world):
     world.stub.echo_credentials = True  # a server that repeats the key in its errors
+    world.subprocess = True  # all a process writes: its logging, the client's prints
     world.stub.token = "token-SeCrEt-4d2e"
     results = [world.download(VERBOSE="1"), world.submit("--file", str(world.a_submission())),
                world.scores(), world.download("--force", KAGGLE_KEY=SECRET + "x")]

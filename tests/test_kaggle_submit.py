@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from src.kaggle import ledger
+from src.kaggle import ledger, score_wait
 from src.runs import run_dir
 from src.utils import file_lock
 from tests import test_kaggle
@@ -22,8 +22,29 @@ pytestmark = pytest.mark.integration  # the stand-in Kaggle server
 
 world = test_kaggle.world  # the fixture, under its own name here
 FAILURES, arrange = test_kaggle.FAILURES, test_kaggle.arrange
-POLL = "kaggle.poll_interval=5"  # the client's minimum: the fastest a test may poll
+POLL = "kaggle.poll_interval=5"  # the client's minimum (on the fake clock below: no wait)
 SLOW = "kaggle.timeout=60"  # a held call outlasts the tests' usual 5 s timeout
+
+
+class FakeTime:
+    """score_wait's clock, for make submit run in this process: a sleep passes at once."""
+
+    def __init__(self):
+        self.now, self.sleeps = 1000.0, []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time(monkeypatch):
+    fake = FakeTime()
+    monkeypatch.setattr(score_wait, "time", fake)
+    return fake
 
 
 def a_run_behind(world, sub, holdout):
@@ -79,7 +100,7 @@ def killed_while(world, method, sub):
 
 # --- make submit WAIT=1 ---------------------------------------------------------------------
 
-def test_wait_records_the_score_and_prints_it_beside_the_holdout(world):
+def test_wait_records_the_score_and_prints_it_beside_the_holdout(world, fake_time):
     sub = world.a_submission(np.arange(120) % 10)
     a_run_behind(world, sub, 0.5)
     world.stub.fail("GetSubmission", 404)  # not readable yet, just after the submit
@@ -93,9 +114,10 @@ def test_wait_records_the_score_and_prints_it_beside_the_holdout(world):
     assert (row["kaggle_ref"], row["status"], row["public_score"]) == ("1000", "complete",
                                                                       expected)
     assert world.stub.calls.count("POST GetSubmission") == 3  # 404, PENDING, COMPLETE
+    assert fake_time.sleeps == [5, 5]  # kaggle.poll_interval between the polls
 
 
-def test_a_scoring_error_is_a_ledger_status_with_kaggles_reason(world):
+def test_a_scoring_error_is_a_ledger_status_with_kaggles_reason(world, fake_time):
     world.stub.scoring_error = "Submission contains 3 rows with a missing Label"
     message = one_line_error(world.submit("--file", str(world.a_submission()), "--wait",
                                           POLL))
@@ -108,7 +130,7 @@ def test_a_scoring_error_is_a_ledger_status_with_kaggles_reason(world):
     assert world.ledger_rows()[0]["status"] == row["status"]
 
 
-def test_wait_stops_at_its_bound_and_the_submission_stands(world):
+def test_wait_stops_at_its_bound_and_the_submission_stands(world, fake_time):
     world.stub.pending_polls = 100
     sub = world.a_submission()
     message = one_line_error(world.submit("--file", str(sub), "--wait", POLL,
@@ -117,6 +139,7 @@ def test_wait_stops_at_its_bound_and_the_submission_stands(world):
     [row] = world.ledger_rows()
     assert (row["kaggle_ref"], row["status"]) == ("1000", "submitted")
     assert world.stub.calls.count("POST GetSubmission") == 1  # no poll past the bound
+    assert fake_time.sleeps == []  # nor a wait for one
     assert "already submitted" in one_line_error(world.submit("--file", str(sub)))
 
 
@@ -139,7 +162,7 @@ def test_ctrl_c_stops_the_waiting_not_the_submission(world):
     assert len(world.stub.submissions) == 1
 
 
-def test_a_failing_poll_is_one_line_and_the_submission_stands(world):
+def test_a_failing_poll_is_one_line_and_the_submission_stands(world, fake_time):
     world.stub.fail("GetSubmission", 500, times=10)
     message = one_line_error(world.submit("--file", str(world.a_submission()), "--wait",
                                           POLL, "kaggle.retries=1"))
@@ -201,6 +224,7 @@ def test_leaderboard_before_any_scored_submission(world):
 @pytest.mark.parametrize("failure", sorted(set(FAILURES) - {"403 rules"}))  # a public board
 def test_leaderboard_failures_are_one_line(world, failure):
     env, args = arrange(world, failure, "GetLeaderboard")
+    world.subprocess = failure == "500 server"  # once: make leaderboard's real exit and line
     message = one_line_error(world.leaderboard(*args, "kaggle.retries=1", **env))
     for word in FAILURES[failure][2]:
         assert word in message, message
