@@ -223,7 +223,8 @@ def test_a_saved_keras_model_predicts_as_before(digits, tmp_path):
 
 def test_the_command_line_trains_exactly_the_epochs_asked_and_logs_the_time_left(
         tiny_data, tmp_path):
-    result = train(tiny_data, tmp_path, "model=cnn", "trainer.epochs=3", "figures=false")
+    result = train(tiny_data, tmp_path, "model=cnn", "model.estimator.net.filters=[8]",
+                   "trainer.epochs=3", "figures=false")
     assert result.returncode == 0, result.stderr[-3000:]
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history["loss"]) == len(history["seconds"]) == 3

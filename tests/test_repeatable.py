@@ -6,14 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import train
-
-
-def run(tiny_data, out, *overrides):
-    result = train(tiny_data, out, *overrides)
-    assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads((out / "run" / "metrics.json").read_text())
-    return metrics["holdout_accuracy"], np.load(out / "run" / "test_proba.npy")
+from tests.helpers import run_module
 
 
 @pytest.mark.parametrize("model, extra, seeded", [
@@ -22,11 +15,20 @@ def run(tiny_data, out, *overrides):
 ])
 def test_same_seed_same_result_another_seed_another_network(model, extra, seeded, tiny_data,
                                                              tmp_path):
-    args = (f"model={model}", *extra)
-    acc_a, proba_a = run(tiny_data, tmp_path / "a", *args, "seed=3")
-    acc_b, proba_b = run(tiny_data, tmp_path / "b", *args, "seed=3")
-    assert acc_a == acc_b
-    np.testing.assert_array_equal(proba_a, proba_b)
+    # one multirun, its jobs one after another in one process: a job's seed must give the
+    # same network whatever ran before it
+    seeds = "3,3,4" if seeded else "3,3"
+    result = run_module("src.run", "-m", f"model={model}", *extra, f"seed={seeds}",
+                        "trainer.verbose=0", "figures=false", f"data.dir={tiny_data}",
+                        f"hydra.sweep.dir={tmp_path / 's'}", f"submission.dir={tmp_path / 'subs'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = sorted((tmp_path / "s").glob(f"*_{model}"), key=lambda p: int(p.name.split("_")[0]))
+    metrics = [json.loads((job / "metrics.json").read_text()) for job in jobs]
+    assert [[o for o in m["overrides"] if o.startswith("seed=")] for m in metrics] == [
+        [f"seed={s}"] for s in seeds.split(",")]
+    accuracy = [m["holdout_accuracy"] for m in metrics]
+    proba = [np.load(job / "test_proba.npy") for job in jobs]
+    assert accuracy[0] == accuracy[1]
+    np.testing.assert_array_equal(proba[0], proba[1])
     if seeded:
-        _, proba_c = run(tiny_data, tmp_path / "c", *args, "seed=4")
-        assert not np.array_equal(proba_a, proba_c)
+        assert not np.array_equal(proba[0], proba[2])

@@ -151,14 +151,14 @@ def test_a_cnn_search_prunes_a_hopeless_trial(tiny_data, tmp_path, launcher):
     queued.enqueue_trial({"trainer.lr": 3e-3})  # learns
     queued.enqueue_trial({"trainer.lr": 1e-7})  # cannot learn in a few epochs
     # one narrow block: the pruning path is the same, at a tenth of the default's compute
-    prune_early = ["trainer.epochs=6", "trainer.verbose=0", "model.estimator.net.filters=[8]",
+    prune_early = ["trainer.epochs=3", "trainer.verbose=0", "model.estimator.net.filters=[8]",
                    "hydra.sweeper.pruners.median.n_startup_trials=1",
                    "hydra.sweeper.pruners.median.n_warmup_steps=0", *launcher]
     result = search(tiny_data, tmp_path, 2, *prune_early, name="cnn_optuna")
     assert result.returncode == 0, result.stderr[-3000:]  # a pruned trial is not a failure
     learnt, hopeless = study(tmp_path, "cnn_optuna").trials
-    assert learnt.state.name == "COMPLETE" and len(learnt.intermediate_values) == 6
-    assert hopeless.state.name == "PRUNED" and len(hopeless.intermediate_values) < 6
+    assert learnt.state.name == "COMPLETE" and len(learnt.intermediate_values) == 3
+    assert hopeless.state.name == "PRUNED" and len(hopeless.intermediate_values) < 3
     assert hopeless.params["trainer.lr"] == 1e-7
     failed = (tmp_path / "s" / "1_cnn" / "failed.json").read_text()
     assert "pruned after epoch" in failed and not (tmp_path / "s" / "1_cnn" /

@@ -13,6 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from src.config import command_config
+from src.utils import machine
 from tests.helpers import one_line_error, run_module
 
 
@@ -136,7 +137,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_a_thread_budget(tiny_data, t
     assert [r["status"] for r in rows] == ["ok"] * 3
     budgets = {json.loads((tmp_path / "sweep" / r["job"] / "metrics.json").read_text())["threads"]
                for r in rows}
-    assert budgets == {max(1, os.cpu_count() // 2)}
+    assert budgets == {max(1, len(machine.usable_cores()) // 2)}
 
 
 @pytest.mark.parametrize("setting, launcher, expected", [
@@ -149,9 +150,19 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_a_thread_budget(tiny_data, t
 def test_thread_budget_rule(setting, launcher, expected):
     from src.training import threads
 
-    cores = os.cpu_count()
+    cores = len(machine.usable_cores())
     want = {"cores": cores, "cores//2": max(1, cores // 2)}.get(expected, expected)
     assert threads.budget(setting, launcher) == want
+
+
+def test_the_thread_budget_counts_the_cores_this_process_may_use(monkeypatch):
+    from src.training import threads
+
+    basic = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+    monkeypatch.setattr(machine, "usable_cores", lambda: {5})  # e.g. under `taskset -c 5`
+    assert threads.budget("auto", basic) == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "4")  # Slurm's word wins
+    assert threads.budget("auto", basic) == 4
 
 
 def test_bad_thread_setting_is_refused(tiny_data):
@@ -177,6 +188,7 @@ def test_slurm_without_sbatch_is_one_line(tiny_data, tmp_path):
 def test_cnn_ensemble_trains_its_seeds_and_averages_them_in_one_command(tiny_data, tmp_path):
     result = run_module("src.run", "experiment=cnn_ensemble", f"data.dir={tiny_data}",
                         "trainer.verbose=0", "trainer.epochs=1", "figures=false",
+                        "model.estimator.net.filters=[8]",  # a narrow CNN
                         "seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}",
                         f"submission.dir={tmp_path / 'subs'}")
     assert result.returncode == 0, result.stderr[-3000:]

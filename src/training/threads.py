@@ -1,8 +1,8 @@
 """How many threads one job may use, so parallel jobs don't oversubscribe the cores.
 
 The rule: `threads=auto` gives each job the cores it has (a Slurm job: its
-SLURM_CPUS_PER_TASK; otherwise the machine's) divided by the jobs that run at once there
-(`hydra.launcher.n_jobs` under the joblib launcher, -1 meaning one job per core; 1
+SLURM_CPUS_PER_TASK; otherwise the cores its affinity allows) divided by the jobs that run at
+once there (`hydra.launcher.n_jobs` under the joblib launcher, -1 meaning one job per core; 1
 otherwise), and at least one. The budget caps TensorFlow's intra-op pool (set by the Keras
 models) and the BLAS/OpenMP pools numpy and scikit-learn use (threadpoolctl, here).
 """
@@ -13,6 +13,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
+from src.utils import machine
 from src.utils.errors import ConfigError
 
 
@@ -23,7 +24,7 @@ def budget(setting, launcher: dict) -> int:
             raise ConfigError(f"threads={setting} is out of range: expected auto or an "
                               "integer >= 1")
         return setting
-    cores = int(os.environ.get("SLURM_CPUS_PER_TASK") or os.cpu_count() or 1)
+    cores = int(os.environ.get("SLURM_CPUS_PER_TASK") or len(machine.usable_cores()))
     parallel = 1
     if "joblib" in str(launcher.get("_target_", "")):
         n_jobs = launcher.get("n_jobs") or 1

@@ -33,7 +33,7 @@ _BUSY_FIELDS, _STEAL_FIELD = (0, 1, 2, 5, 6), 7
 
 def describe() -> dict:
     """The cores this process may use and the CPU model, as a run records them."""
-    return {"cores": len(_cores()), "cpu": cpu_model(), "system": platform.system()}
+    return {"cores": len(usable_cores()), "cpu": cpu_model(), "system": platform.system()}
 
 
 def stamp(record: dict) -> dict:
@@ -42,7 +42,9 @@ def stamp(record: dict) -> dict:
             "machine": describe(), **record}
 
 
-def _cores() -> set[int]:
+def usable_cores() -> set[int]:
+    """The cores this process may run on (its affinity: a cpuset, a Slurm allocation,
+    `taskset`), which children inherit."""
     try:
         return os.sched_getaffinity(0)  # a cpuset or Slurm allocation: fewer than the host's
     except AttributeError:  # not on Linux
@@ -72,7 +74,7 @@ def sample(stat: Path = PROC_STAT) -> CpuSample:
     own = t.user + t.system + t.children_user + t.children_system
     machine = steal = None
     try:
-        cores = {f"cpu{n}" for n in _cores()}
+        cores = {f"cpu{n}" for n in usable_cores()}
         lines = [line.split() for line in stat.read_text().splitlines()
                  if line.split(maxsplit=1)[0] in cores]
         if lines:
