@@ -7,7 +7,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from hydra.plugins.sweeper import Sweeper
 
-TARGET = f"{__name__}.OptunaSweeper"  # how a job knows it is a trial of this sweeper
+from src.config.names import OPTUNA_SWEEPER as TARGET
 
 
 @dataclass

@@ -11,11 +11,9 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from hydra_plugins.digit_harness.optuna_sweeper import TARGET as OPTUNA_SWEEPER
+from src.config.names import CONF_DIR, OPTUNA_SWEEPER
 from src.sweeps import sweep_record
 from src.utils.errors import ConfigError
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def load(overrides: list[str], hydra_config: bool = False, name: str = "config") -> DictConfig:

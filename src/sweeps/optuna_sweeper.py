@@ -30,7 +30,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from src.config.command_config import CONF_DIR
+from src.config.names import CONF_DIR
 from src.runs.run_dir import RunDir
 from src.sweeps import study_settings
 from src.sweeps.pruning import PRUNED

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from src.config.names import OPTUNA_SWEEPER
+
 log = logging.getLogger(__name__)
 
 PRUNED = "pruned"  # the job's status in its failure record and in the sweep summary
@@ -27,13 +29,11 @@ class Pruned(Exception):
 def epoch_reporter() -> Callable[[int, dict], None] | None:
     """The listener that reports each epoch to this job's trial, or None when this job is not
     a trial of a search that prunes."""
-    from hydra_plugins.digit_harness.optuna_sweeper import TARGET
-
     if not HydraConfig.initialized():
         return None
     hydra_cfg = HydraConfig.get()
     settings = hydra_cfg.sweeper
-    if hydra_cfg.mode != RunMode.MULTIRUN or settings.get("_target_") != TARGET:
+    if hydra_cfg.mode != RunMode.MULTIRUN or settings.get("_target_") != OPTUNA_SWEEPER:
         return None
     from src.sweeps import study_settings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.digit_harness.optuna_sweeper import TARGET as OPTUNA
+from src.config.names import OPTUNA_SWEEPER as OPTUNA
 from src.runs.run_dir import HYDRA
 from src.utils.atomic_io import write_text
 from src.utils.errors import ConfigError
