@@ -101,7 +101,7 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
     fits = [fit_split(cfg, split, test_set, run, listeners if i == 0 else [])
             for i, split in enumerate(plan.splits)]
 
-    test_proba = np.mean([f.test_proba for f in fits], axis=0)  # K models vote by average
+    test_proba = np.mean([f.test_proba for f in fits], axis=0)  # the K models' mean probability
     holdout_accuracy = _holdout_accuracy(plan, fits)
     run.write_test_proba(test_proba)
     run.write_config(OmegaConf.to_yaml(cfg, resolve=True))

@@ -23,7 +23,7 @@ from src.utils.file_hash import sha256_file
 def main(argv: list[str]) -> float:
     files = [a for a in argv if "=" not in a]
     cfg = command_config.load([a for a in argv if "=" in a])
-    path = Path(files[0]) if files else submission_csv.newest(cfg.submission.dir)
+    path = Path(files[0]) if files else submission_csv.newest(cfg.submission.dir, cfg.kaggle.ledger)
     key = answer_key(Path(cfg.data.dir))
     accuracy = key_accuracy(path, key)
     print(f"{path}: accuracy {accuracy:.5f} on {len(key)} test rows (replica answer key)")

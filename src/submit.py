@@ -46,7 +46,8 @@ def main(argv: list[str]) -> int | None:
     cfg = command_config.load(args.overrides)
     settings = OmegaConf.to_container(cfg.kaggle)
 
-    path = Path(args.file) if args.file else submission_csv.newest(cfg.submission.dir)
+    path = (Path(args.file) if args.file
+            else submission_csv.newest(cfg.submission.dir, settings["ledger"]))
     submission_csv.read(path, settings["test_rows"])  # before any network call
     with ledger.locked(settings["ledger"], "make submit"):
         sent = send(args, settings, path)

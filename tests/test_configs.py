@@ -84,6 +84,8 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("trainer.warmup_epochs=99", "trainer.warmup_epochs"),
     ("trainer.label_smoothing=1", "trainer.label_smoothing"),
     ("seed=-1", "seed"),
+    ("threads=0", "threads=0"),
+    ("threads=true", "threads=True"),
     ("model.estimator.net.padding=full", "model.estimator.net.padding"),
     ("model.estimator.net.filters=[8,8,8,8,8]", "model.estimator.net.filters"),
     ("trainer.ema=1", "trainer.ema"),

@@ -157,5 +157,9 @@ def test_newest_picks_the_latest_file(tmp_path):
     new = submission_csv.write(good(), tmp_path, "b", N)
     os.utime(old, ns=(1, 1))
     assert submission_csv.newest(tmp_path) == new
+    ledger = tmp_path / "ledger.csv"  # newer, but the Kaggle ledger: never a submission
+    ledger.write_text("time,file\n")
+    assert submission_csv.newest(tmp_path, ledger) == new
+    assert submission_csv.newest(tmp_path) == ledger  # any other CSV counts
     with pytest.raises(SubmissionError, match="make run"):
         submission_csv.newest(tmp_path / "empty")

@@ -11,6 +11,7 @@ from numbers import Integral, Real
 from omegaconf import DictConfig
 
 from src.models.conv_geometry import check_blocks_fit
+from src.training import threads
 from src.utils.errors import ConfigError
 
 SCHEDULES = ("constant", "cosine", "exponential")
@@ -70,8 +71,7 @@ def check(cfg: DictConfig) -> None:
     if t.mixed_precision not in ("auto", True, False):
         raise ConfigError(f"trainer.mixed_precision={t.mixed_precision} is not auto, true "
                           "or false")
-    if cfg.threads != "auto":
-        _integer("threads", cfg.threads, lambda v: v >= 1, "auto or an integer >= 1")
+    threads.check(cfg.threads)
     if t.schedule not in SCHEDULES:
         raise ConfigError(f"trainer.schedule={t.schedule} is not one of {', '.join(SCHEDULES)}")
     if t.verbose not in VERBOSITY:

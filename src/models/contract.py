@@ -15,6 +15,7 @@ from pathlib import Path
 import joblib
 
 JOBLIB = ".joblib"  # scikit-learn's own format: the default for every estimator
+KERAS = ".keras"  # KerasClassifier's files; spelled here so loading needs no TensorFlow
 
 
 class RunnerModel:

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from tensorflow.python.framework import config as tf_config
 
-from src.models import batch_norm, elastic
+from src.models import batch_norm, contract, elastic
 from src.models.contract import RunnerModel
 from src.models.progress import EpochProgress
 from src.models.training_clock import TrainingClock
@@ -92,7 +92,7 @@ def compute_plan(accelerators: Sequence[str], mixed_precision, simulated: bool =
 
 
 class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
-    file_suffix = ".keras"
+    file_suffix = contract.KERAS
     takes_validation_data = True
     has_test_time_augmentation = True
     # scikit-learn checks these before any data is read (src/models/factory.py)

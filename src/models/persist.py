@@ -10,8 +10,7 @@ import joblib
 from src.models import contract
 from src.runs.run_dir import RunDir
 
-KERAS = ".keras"  # KerasClassifier.file_suffix, spelled here so loading needs no TensorFlow
-SUFFIXES = (KERAS, contract.JOBLIB)
+SUFFIXES = (contract.KERAS, contract.JOBLIB)
 
 
 def save(estimator, run: RunDir | Path, stem: str) -> Path:

@@ -79,8 +79,11 @@ def write(frame: pd.DataFrame, directory: str | Path, stem: str, n_rows: int) ->
     raise SubmissionError(f"{directory}: too many submissions named {stem}*.csv")
 
 
-def newest(directory: str | Path) -> Path:
-    files = sorted((p for p in Path(directory).glob("*.csv") if p.name != "ledger.csv"),
+def newest(directory: str | Path, ledger: str | Path | None = None) -> Path:
+    """The newest CSV in `directory` other than the Kaggle ledger (kaggle.ledger), which may
+    live there too."""
+    skip = Path(ledger).resolve() if ledger else None
+    files = sorted((p for p in Path(directory).glob("*.csv") if p.resolve() != skip),
                    key=lambda p: p.stat().st_mtime_ns)
     if not files:
         raise SubmissionError(f"no submissions in {directory}: run `make run` first")

@@ -17,12 +17,18 @@ from src.utils import machine
 from src.utils.errors import ConfigError
 
 
+def check(setting) -> None:
+    """Refuse a `threads=` setting that is neither auto nor an integer >= 1."""
+    if setting != "auto" and (isinstance(setting, bool) or not isinstance(setting, int)
+                              or setting < 1):
+        raise ConfigError(f"threads={setting} is out of range: expected auto or an "
+                          "integer >= 1")
+
+
 def budget(setting, launcher: dict) -> int:
     """Threads per job for `threads=setting` under the launcher config `launcher`."""
+    check(setting)
     if setting != "auto":
-        if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
-            raise ConfigError(f"threads={setting} is out of range: expected auto or an "
-                              "integer >= 1")
         return setting
     cores = int(os.environ.get("SLURM_CPUS_PER_TASK") or len(machine.usable_cores()))
     parallel = 1
