@@ -127,7 +127,14 @@ def refusal(*overrides: str) -> str:
     ("data.holdout=1.5", ["data.holdout=1.5"]),
     ("trainer.epochs=0", ["trainer.epochs=0"]),
     ("model=resnet9000", ["resnet9000", "cnn"]),
-    ("trainer.epoch=3", ["trainer.epoch"]),
+    ("trainer.epoch=3", ["trainer.epoch is not a setting", "did you mean trainer.epochs?"]),
+    ("data.holdot=0", ["did you mean data.holdout?"]),
+    ("modle=cnn", ["did you mean model?"]),
+    ("trainer.zzzzz=1", ["trainer.zzzzz is not a setting"]),
+    # Hydra's own hint for a missing key: it would train with the key silently ignored
+    ("+trainer.epoch=3", ["nothing in the harness reads trainer.epoch",
+                          "did you mean trainer.epochs?"]),
+    ("+data.holdot=0", ["nothing in the harness reads data.holdot"]),
     ("trainer.epochs=many", ["trainer.epochs"]),
     ("model.estimator.C=-1", ["'C' parameter", "-1"]),
     ("+model.estimator.colour=red", ["colour"]),
@@ -136,6 +143,7 @@ def test_bad_override_is_refused_in_one_line(override, words):
     message = refusal("model=logreg", override)
     for word in words:
         assert word in message, message
+    assert "To append" not in message  # Hydra's hint to add a key nothing would read
 
 
 @pytest.mark.parametrize("override, words", [

@@ -3,6 +3,8 @@ make score): same files, same overrides syntax, no run dir."""
 
 from __future__ import annotations
 
+import difflib
+import re
 import shutil
 from pathlib import Path
 
@@ -26,6 +28,10 @@ def load(overrides: list[str], hydra_config: bool = False, name: str = "config")
             OmegaConf.resolve(cfg)
         return cfg
     except (HydraException, OmegaConfBaseException) as err:
+        unknown = re.match(r"Could not override '([^']+)'", str(err))
+        if unknown:  # Hydra's hint to add it with + would start a run that ignores it
+            raise ConfigError(f"bad override: {unknown[1]} is not a setting (conf/{name}.yaml "
+                              f"and its groups){did_you_mean(unknown[1], name)}") from None
         summary = []
         for line in filter(None, (raw.strip() for raw in str(err).splitlines())):
             if line.startswith("Config search"):  # the rest lists search paths
@@ -33,6 +39,33 @@ def load(overrides: list[str], hydra_config: bool = False, name: str = "config")
             if not line.startswith(("full_key", "object_type")):
                 summary.append(line)
         raise ConfigError(f"bad override: {' '.join(summary)}") from None
+
+
+def did_you_mean(key: str, name: str = "config") -> str:
+    """"; did you mean <key>?" for the nearest key or group that exists where `key` points
+    (e.g. trainer.epochs for trainer.epoch), or "" when nothing is close."""
+    parent, _, last = key.rpartition(".")
+    node = load([], name=name)
+    options = {str(k) for k in node} | {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    if parent:
+        node = OmegaConf.select(node, parent)
+        options = {str(k) for k in node} if isinstance(node, DictConfig) else set()
+    close = difflib.get_close_matches(last, sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean {'.'.join(filter(None, [parent, close[0]]))}?" if close else ""
+
+
+def _added_key(override) -> str | None:
+    """The key a `+key=value` override adds where nothing would read it, else None. Only the
+    estimator's own parameters (model.estimator.<name>) may be added: its class refuses a name
+    it lacks before any data is read; anywhere else an added key would be silently ignored."""
+    from hydra.core.override_parser.types import OverrideType
+
+    key = override.key_or_group
+    if override.type not in (OverrideType.ADD, OverrideType.FORCE_ADD):
+        return None
+    if (CONF_DIR / key).is_dir() or re.fullmatch(r"model\.estimator\.\w+", key):
+        return None
+    return key
 
 
 def check_overrides(args: list[str]) -> None:
@@ -63,6 +96,11 @@ def check_overrides(args: list[str]) -> None:
         if override.is_hydra_override():
             hydra_settings.append(override.input_line)
             continue
+        added = _added_key(override)
+        if added:
+            raise ConfigError(f"{override.input_line}: nothing in the harness reads {added}"
+                              f"{did_you_mean(added)} (only model.estimator.<parameter> may be "
+                              "added with +)")
         task.append(override.input_line)
         if not override.is_sweep_override():
             fixed.append(override.input_line)
