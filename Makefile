@@ -71,7 +71,7 @@ ensemble: setup ## average saved or archived runs into one submission: RUNS=dir1
 archive: setup ## keep a finished run in results/ (committed; predictions, no weights): RUN=dir NAME=name
 	$(PY) -m src.archive $(if $(RUN),run=$(RUN)) $(if $(NAME),name=$(NAME))
 
-show: setup ## picture of image ID=N (SPLIT=test: with a prediction), or RUN=dir's figures
+show: setup ## picture of image ID=N (from 1; SPLIT=test: with a prediction), or RUN=dir's figures
 	$(PY) -m src.show $(if $(ID),id=$(ID)) $(if $(SPLIT),split=$(SPLIT)) $(if $(RUN),run=$(RUN))
 
 report: setup ## one self-contained HTML page of a run or sweep (RUN=dir; default the newest run)

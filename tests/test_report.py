@@ -65,12 +65,14 @@ def test_show_a_digit_and_refuse_bad_ids(tiny_data, nn_run, tmp_path):
                                                        f"data.dir={tiny_data}"))
     assert "not an image number" in one_line_error(run_module("src.show", "id=abc",
                                                               f"data.dir={tiny_data}"))
-    assert "what to show" in one_line_error(run_module("src.show"))
+    assert "ids start at 1" in one_line_error(run_module("src.show"))
 
 
 def test_report_of_a_run_names_what_is_missing(nn_run, tmp_path):
     result = run_module("src.report", f"run={nn_run}", f"ledger={tmp_path / 'none.csv'}")
     assert result.returncode == 0, result.stderr
+    assert result.stdout == f"report: {nn_run / 'report.html'} (one self-contained page: " \
+        "open it in a browser)\n"
     page = (nn_run / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(KERAS_FIGURES)
     assert "<title>Digit Recognizer: nn: holdout accuracy" in page

@@ -11,6 +11,7 @@ files of two builds, and an interrupted build leaves the old one or none.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -79,10 +80,17 @@ def fetch(source: str, data_dir: str | Path, settings: dict, force: bool = False
     try:
         manifest = SOURCES[source].fetch(staging, data_dir, settings)
         write_text(staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        staging.chmod(0o777 & ~_umask())  # mkdtemp's 0700 was for the build, not the data
         _swap_in(staging, data_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return f"wrote {data_dir} ({describe(manifest)})"
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading it means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _swap_in(staging: Path, data_dir: Path) -> None:
