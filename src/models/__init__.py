@@ -2,7 +2,9 @@
 
 import os
 
-# Before any submodule imports TensorFlow: its C++ info and warning lines are noise in a run's
-# output (a few start-up lines print regardless in TensorFlow 2.16+).
-# A user's own setting wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before any submodule imports TensorFlow: its C++ log lines are noise in a run's output. On a
+# CPU machine even its error lines are ("failed call to cuInit", and a "NodeDef mentions
+# attribute use_unbounded_threadpool" for each tf.data map); a real failure still raises a
+# Python exception with its message. The two "Could not find cuda drivers" lines print before
+# TensorFlow reads this setting. A user's own setting wins (e.g. 0 to debug a GPU setup).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
