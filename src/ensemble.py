@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from src import score
 from src.config import command_config
 from src.data import dataset
 from src.ensembles.selection import forward_selection
 from src.runs.run_dir import METRICS, TEST_PROBA, RunDir, sweep_jobs
 from src.submissions import submission_csv
-from src.utils.errors import ConfigError, exit_on_error
+from src.utils.errors import ConfigError, DataError, exit_on_error
 
 METHODS = ("mean", "vote", "select")
 
@@ -208,11 +209,26 @@ def main(argv: list[str]) -> Path:
                                                                     strict=True), 2)},
         "submission": str(path),
     }
+    key = replica_key(runs, settings.data, test_set)
+    if key is not None:  # scoring only: nothing above saw it
+        metrics["test_accuracy"] = float(np.mean(scores.argmax(axis=1) == key))
     out_dir.write_test_proba(scores / scores.sum(axis=1, keepdims=True))
     out_dir.write_metrics(metrics)
     _print(runs, report, metrics, path, out_dir,
            settings.top is not None or settings.method == "select")
     return path
+
+
+def replica_key(runs: list[RunDir], data, test_set: str | None) -> np.ndarray | None:
+    """The replica's answer key for the checked test set, to score the ensemble by (as `make
+    score` would); None for Kaggle's data, which has none, or an unchecked test set."""
+    where = data_dir(runs, data)
+    if test_set is None or where is None or not (where / "test.csv").is_file():
+        return None
+    try:
+        return score.answer_key(where)
+    except DataError:
+        return None
 
 
 def _print(runs, report, metrics, path, out_dir, chosen_by_holdout: bool) -> None:
@@ -242,6 +258,9 @@ def _print(runs, report, metrics, path, out_dir, chosen_by_holdout: bool) -> Non
               "agreement on the test rows only")
     test = metrics["test_agreement"].values()
     print(f"test rows: members agree on {min(test):.2%}..{max(test):.2%} pairwise")
+    if "test_accuracy" in metrics:
+        print(f"test accuracy {metrics['test_accuracy']:.5f} on the replica's answer key "
+              "(scoring only)")
     print(f"submission {path}\nrecord {out_dir.path / METRICS}")
 
 

@@ -54,7 +54,7 @@ def test_predict_refuses_a_dir_that_is_not_a_run(tmp_path):
     assert "give run=DIR" in one_line_error(run_module("src.predict"))
 
 
-def test_ensemble_averages_members_and_reports_agreement(runs, tmp_path):
+def test_ensemble_averages_members_and_reports_agreement(runs, tiny_data, tmp_path):
     result = run_module("src.ensemble", "runs=" + ",".join(map(str, runs)),
                         f"submission.dir={tmp_path / 'subs'}", f"out_dir={tmp_path / 'ens'}")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -72,6 +72,11 @@ def test_ensemble_averages_members_and_reports_agreement(runs, tmp_path):
                        == held[0]["labels"])
     assert holdout["ensemble"] == pytest.approx(expected) and holdout["rows"] == 30
     assert "members agree on" in result.stdout
+    # tiny_data is a replica: the ensemble is scored on its answer key, as make score would
+    key = read_labels(tiny_data.parent / "answer_key" / "key.csv")
+    assert record["test_accuracy"] == pytest.approx(np.mean(mean.argmax(axis=1) == key))
+    assert f"test accuracy {record['test_accuracy']:.5f} on the replica's answer key" \
+        in result.stdout
 
 
 def test_ensemble_vote_and_top_n_of_a_sweep(tiny_data, tmp_path):
