@@ -4,7 +4,7 @@
     python -m src.run model=logreg data.holdout=0      # fit on all 42,000 rows
     python -m src.run -m model=svm,cnn                 # a sweep
 
-Everything a run makes goes into its Hydra run dir (see README, "Reading a run dir"), except
+Everything a run makes goes into its Hydra run dir (see docs/runs.md, "Reading a run dir"), except
 the submission, which goes to `submission.dir`. Returns the holdout accuracy for sweepers.
 """
 

@@ -1,6 +1,6 @@
 """A stand-in for Kaggle's competition API on 127.0.0.1, for testing the real `kaggle` client.
 
-The client reaches it through a proxy setting (see README, "Testing against a stand-in"):
+The client reaches it through a proxy setting (see docs/kaggle.md, "Testing against a stand-in"):
 
     KAGGLE_API_ENVIRONMENT=LOCALHOST HTTP_PROXY=http://127.0.0.1:PORT HTTPS_PROXY=... NO_PROXY=
 

@@ -1,4 +1,4 @@
-"""The layout keeps its promises: the README's layout lists exactly the tree, and the run dir's
+"""The layout keeps its promises: docs/layout.md lists exactly the tree, and the run dir's
 file names appear in the code only in the module that owns them."""
 
 import re
@@ -9,10 +9,10 @@ from tests.helpers import ROOT
 CODE_DIRS = ("src", "scripts", "hydra_plugins")
 
 
-def readme_layout() -> list[str]:
-    """The paths the README's layout block names, rebuilt from its indentation."""
-    text = (ROOT / "README.md").read_text()
-    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+def documented_layout() -> list[str]:
+    """The paths docs/layout.md's block names, rebuilt from its indentation."""
+    text = (ROOT / "docs" / "layout.md").read_text()
+    block = text.split("## The tree", 1)[1].split("```", 2)[1]
     paths, stack = [], []
     for line in block.splitlines():
         match = re.match(r"^( *)(\S+)", line)
@@ -24,18 +24,18 @@ def readme_layout() -> list[str]:
     return paths
 
 
-def test_the_readme_layout_lists_every_module_and_package_of_src_and_nothing_else():
-    listed = {p for p in readme_layout() if p.startswith("src/")} - {"src/"}
+def test_the_documented_layout_lists_every_module_and_package_of_src_and_nothing_else():
+    listed = {p for p in documented_layout() if p.startswith("src/")} - {"src/"}
     tree = {str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py")
             if p.name != "__init__.py" and "__pycache__" not in p.parts}
     tree |= {f"{p.relative_to(ROOT)}/" for p in (ROOT / "src").rglob("*")
              if p.is_dir() and p.name != "__pycache__"}
-    assert sorted(tree - listed) == [], "in src/ but not in the README's layout"
-    assert sorted(listed - tree) == [], "in the README's layout but not in src/"
+    assert sorted(tree - listed) == [], "in src/ but not in docs/layout.md"
+    assert sorted(listed - tree) == [], "in docs/layout.md but not in src/"
 
 
-def test_every_top_level_folder_the_readme_lists_exists():
-    top = [p for p in readme_layout() if p.count("/") == 1 and p.endswith("/")]
+def test_every_top_level_folder_the_layout_lists_exists():
+    top = [p for p in documented_layout() if p.count("/") == 1 and p.endswith("/")]
     assert {"conf/", "src/", "scripts/", "tests/", "submissions/"} <= set(top)
     missing = [p for p in top if p != "submissions/" and not (ROOT / p).is_dir()]
     assert missing == []  # submissions/ is made by the first run
@@ -74,3 +74,12 @@ def test_the_grep_would_see_a_literal(tmp_path):
     # the search above is only as good as its pattern: it must match the forms code uses
     for line in ['path / "metrics.json"', "f'{run}/test_proba.npy'", 'glob("*/.hydra/x")']:
         assert any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", line) for n in run_dir_names())
+
+
+def test_the_readme_is_short_names_every_make_target_and_links_pages_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 250  # the start, then links (docs/)
+    targets = re.findall(r"^([a-z][\w-]*):.*## ", (ROOT / "Makefile").read_text(), re.M)
+    assert len(targets) > 10 and [t for t in targets if f"`make {t}`" not in readme] == []
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert len(links) > 5 and [p for p in links if not (ROOT / p).is_file()] == []

@@ -1,7 +1,7 @@
 """The run dir: what a run leaves behind, under which names, and how to find runs.
 
 Every file name of a run dir is here and only here; other modules write and read a run
-through `RunDir` (the README's "Reading a run dir" lists the same files for people). A run dir
+through `RunDir` (docs/runs.md's "Reading a run dir" lists the same files for people). A run dir
 is what `python -m src.run` writes (one per sweep job too), and what `src.ensemble` writes into
 its `out_dir`: both leave metrics and test predictions, so both can be scored, submitted,
 reported and joined into further ensembles.

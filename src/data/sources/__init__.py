@@ -33,8 +33,8 @@ def choose(source: str) -> str:
         return source
     if api_client.credentials_source():
         return "kaggle"
-    print("data: no Kaggle credentials found, so using the offline replica (see README, "
-          "'Submitting to Kaggle')", flush=True)
+    print("data: no Kaggle credentials found, so using the offline replica (see "
+          "docs/kaggle.md)", flush=True)
     return "replica"
 
 
