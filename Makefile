@@ -31,7 +31,7 @@ NAME    ?=
 TEST_WORKERS ?= auto
 
 .PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
-	predict ensemble archive dashboard mlflow-ui kaggle-run leaderboard
+	predict ensemble archive config-reference dashboard mlflow-ui kaggle-run leaderboard
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ predict: setup ## predict again from a saved run, no retraining: RUN=dir [ARGS="
 
 ensemble: setup ## average saved or archived runs into one submission: RUNS=dir1,results/b or a sweep dir [TOP=N]
 	$(PY) -m src.ensemble runs=$(RUNS) $(if $(TOP),top=$(TOP)) $(ARGS)
+
+config-reference: setup ## write docs/configuration_reference.md from conf/ (every group, option and setting, with its comment)
+	$(PY) -m src.config.reference
 
 archive: setup ## keep a finished run in results/ (committed; predictions, no weights): RUN=dir NAME=name
 	$(PY) -m src.archive $(if $(RUN),run=$(RUN)) $(if $(NAME),name=$(NAME))

@@ -83,3 +83,24 @@ def test_the_readme_is_short_names_every_make_target_and_links_pages_that_exist(
     assert len(targets) > 10 and [t for t in targets if f"`make {t}`" not in readme] == []
     links = re.findall(r"\]\((docs/[^)#]+)", readme)
     assert len(links) > 5 and [p for p in links if not (ROOT / p).is_file()] == []
+
+
+def test_the_configuration_reference_is_current():
+    from src.config import reference
+
+    page = reference.build()
+    assert (ROOT / "docs" / "configuration_reference.md").read_text() == page, \
+        "docs/configuration_reference.md is behind conf/: run `make config-reference`"
+    for setting in ("`trainer.epochs`", "`kaggle.poll_interval`", "`kaggle.leaderboard.top`",
+                    "`kaggle.kernel.poll`", "### `model=cnn_public`", "`hydra.launcher."):
+        assert setting in page, setting
+
+
+def test_the_reference_reads_keys_comments_and_their_continuations():
+    from src.config.reference import settings
+
+    lines = ["defaults:", "  - data: default", "top: 1      # first", "            # goes on",
+             "# about the next", "group:", "  inner: x  # in it", "after: 2"]
+    found = {s.key: (s.value, s.notes) for s in settings(lines, "p")}
+    assert found == {"p.top": ("1", ["first", "goes on"]), "p.group": ("", []),
+                     "p.group.inner": ("x", ["in it"]), "p.after": ("2", [])}
