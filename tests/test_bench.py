@@ -8,8 +8,7 @@ import keras
 import pytest
 from keras import layers
 
-from src import bench
-from src.benchmarks import train_speed
+from src.benchmarks import cells, doc, models_section, runner, speed_section, train_speed
 
 
 def test_flops_are_counted_from_the_layers_shapes():
@@ -65,18 +64,18 @@ def test_a_train_speed_measurement_runs_the_configured_model(tiny_data):
 
 
 def test_a_section_is_replaced_in_place_or_added_at_the_end():
-    doc = "# Benchmarks\n\n## Models\n\nrows\n"
-    once = bench.splice(doc, "speed", "## Speed\n\nold\n")
-    assert once.startswith(doc.rstrip("\n")) and "old" in once
-    twice = bench.splice(once + "\n## After\n", "speed", "## Speed\n\nnew\n")
+    page = "# Benchmarks\n\n## Models\n\nrows\n"
+    once = doc.splice(page, "speed", "## Speed\n\nold\n")
+    assert once.startswith(page.rstrip("\n")) and "old" in once
+    twice = doc.splice(once + "\n## After\n", "speed", "## Speed\n\nnew\n")
     assert "old" not in twice and "new" in twice and twice.count("## Speed") == 1
     assert twice.index("new") < twice.index("## After") and "## Models" in twice
 
 
 def test_a_section_written_before_markers_is_replaced_by_its_old_heading():
-    doc = ("# Benchmarks\n\n## XLA (`trainer.jit_compile`) on this CPU\n\nfixed sentence\n\n"
-           "## An ensemble of default CNNs\n\nmembers\n")
-    text = bench.splice(doc, "speed", "## The train step\n\nmeasured\n")
+    page = ("# Benchmarks\n\n## XLA (`trainer.jit_compile`) on this CPU\n\nfixed sentence\n\n"
+            "## An ensemble of default CNNs\n\nmembers\n")
+    text = doc.splice(page, "speed", "## The train step\n\nmeasured\n")
     assert "fixed sentence" not in text and "measured" in text
     assert text.index("measured") < text.index("## An ensemble") and "members" in text
 
@@ -104,7 +103,7 @@ def _speed_record(tmp_path, baseline, variants, xla, busy=()):
               "machine": {"cores": 2, "cpu": "test CPU", "system": "Linux"}}
     (tmp_path / "bench").mkdir(exist_ok=True)
     (tmp_path / "bench" / "speed.json").write_text(json.dumps(record))
-    return bench.Bench(tmp_path, tmp_path, tmp_path), {"speed": {}}
+    return runner.Bench(tmp_path, tmp_path, tmp_path), {"speed": {}}
 
 
 def test_the_speed_section_concludes_from_its_own_numbers(tmp_path):
@@ -113,7 +112,7 @@ def test_the_speed_section_concludes_from_its_own_numbers(tmp_path):
         "batch 256": ([2.0, 2.1], {"overrides": ["trainer.batch_size=256"], "same_math": False}),
         "oneDNN off": ([0.7, 0.72], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
     }, xla=[0.5, 0.55, 0.52])
-    text = bench.section_speed(b, plan)
+    text = speed_section.section_speed(b, plan)
     # the record's own date and machine, not the file's (a clone's files are all new)
     assert "Measured 2026-12-06 on 2 cores, test CPU; Python 3." in text
     # 305 images/s x 112 MFLOP = 34 GFLOP/s, 23% of the best peak (150)
@@ -129,7 +128,7 @@ def test_the_speed_section_says_nothing_beats_the_noise_when_nothing_does(tmp_pa
     b, plan = _speed_record(tmp_path, [300, 330], {
         "float32 input": ([1.3, 0.95], {"overrides": ["trainer.pipeline.input_dtype=float32"]}),
     }, xla=[1.2, 0.9, 1.0])
-    text = bench.section_speed(b, plan)
+    text = speed_section.section_speed(b, plan)
     assert "noise was 35%" in text and "No setting with the same math beat" in text
     assert "**no difference beyond the noise**" in text and "| within noise |" in text
 
@@ -139,7 +138,7 @@ def test_a_busy_timing_is_shown_as_such_and_decides_nothing(tmp_path):
         "float32 input": ([1.5, 1.45], {"overrides": ["trainer.pipeline.input_dtype=float32"]}),
         "oneDNN off": ([1.02, 1.01], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
     }, xla=[0.5, 0.55], busy={"float32 input"})
-    text = bench.section_speed(b, plan)
+    text = speed_section.section_speed(b, plan)
     # the clear 1.5x was measured beside 0.9 cores of other work: shown, marked, not judged
     assert "| 1.50, 1.45 | busy (0.90 cores of other load) | not judged (busy machine) |" in text
     assert "float32 input (1.48x)" not in text and "Not judged, measured busy: float32 input" \
@@ -151,17 +150,17 @@ def test_a_busy_baseline_is_not_set_against_the_peak(tmp_path):
     b, plan = _speed_record(tmp_path, [300, 310], {
         "oneDNN off": ([0.7, 0.72], {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
     }, xla=[0.5, 0.55], busy={"baseline"})
-    text = bench.section_speed(b, plan)
+    text = speed_section.section_speed(b, plan)
     assert "34 GFLOP/s (a busy timing: not set against the peak)" in text
     assert "of the matmul peak**" not in text and "Every setting had a busy round" in text
 
 
 def test_timings_carry_their_load_into_the_tables():
-    assert bench._timed(812.4, QUIET) == "812"
-    assert bench._timed(812.4, BUSY) == "812 (busy: 0.90 cores of other load)"
+    assert cells.timed_cell(812.4, QUIET) == "812"
+    assert cells.timed_cell(812.4, BUSY) == "812 (busy: 0.90 cores of other load)"
     # a record from before loads were kept is no ground for a conclusion either
-    assert bench._timed(812.4, None) == "812 (load unknown)"
-    assert bench._busy(None) and bench._busy(BUSY) and not bench._busy(QUIET, QUIET)
+    assert cells.timed_cell(812.4, None) == "812 (load unknown)"
+    assert cells.any_busy(None) and cells.any_busy(BUSY) and not cells.any_busy(QUIET, QUIET)
 
 
 def test_every_section_renders_from_records_and_names_their_machine(tiny_data, tmp_path):
@@ -182,21 +181,22 @@ def test_every_section_renders_from_records_and_names_their_machine(tiny_data, t
     seed = {"epochs": 3, "seconds_per_epoch": 50.0, "epoch_seconds": [60.0, 50.0, 50.0],
             "holdout_accuracy": [0.95, 0.97, 0.98], "peak_memory_mb": 1800.0,
             "fit_seconds_50": 2500.0, "load": QUIET, "machine": here}
-    models = bench.render_models([{"split": "holdout", **cnn}, {"split": "holdout", **lenet}])
+    models = models_section.render_models([{"split": "holdout", **cnn},
+                                           {"split": "holdout", **lenet}])
     assert "| 30.0 |" in models and "30.0 (busy: 0.90 cores of other load)" in models
     assert "on 2 cores, test CPU" in models
-    timed = bench.render_time_to_accuracy(lenet, cnn, seed)
+    timed = models_section.render_time_to_accuracy(lenet, cnn, seed)
     # the first epoch at 0.984 or better ended 20 s in: 2500 s / 20 s
     assert "| 20.0 | 125x |" in timed and "— (a busy timing)" in timed
-    elsewhere = bench.render_time_to_accuracy(cnn, cnn, {**seed, "machine": None})
+    elsewhere = models_section.render_time_to_accuracy(cnn, cnn, {**seed, "machine": None})
     assert "— (another machine)" in elsewhere and "125x" not in elsewhere
-    svm = bench.render_svm(record("svm", "svm", fit=10.0),
+    svm = models_section.render_svm(record("svm", "svm", fit=10.0),
                            {"rows": 100, "seconds": 2.0, "load": QUIET, "machine": here})
     assert "| 10 | 10x |" in svm  # 2 s x 51.25 fits over 10 s
-    assert "(a busy timing: no ratio drawn)" in bench.render_predict(
+    assert "(a busy timing: no ratio drawn)" in models_section.render_predict(
         {"seconds": 3.0, "load": BUSY, "machine": here}, cnn)
-    assert "(10x longer)" in bench.render_predict({"seconds": 3.0, "load": QUIET,
+    assert "(10x longer)" in models_section.render_predict({"seconds": 3.0, "load": QUIET,
                                                    "machine": here}, cnn)
-    assert "(measured busy" in bench.render_loading({"read_csv": 1.0, "cached": 0.01,
+    assert "(measured busy" in models_section.render_loading({"read_csv": 1.0, "cached": 0.01,
                                                      "mb": 76.7, "load": BUSY})
-    assert "ratio seed / ours 2.00" in bench.render_memory(cnn, None, seed)
+    assert "ratio seed / ours 2.00" in models_section.render_memory(cnn, None, seed)

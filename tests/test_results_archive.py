@@ -14,7 +14,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from src import archive as archive_command
-from src import bench, ensemble
+from src import ensemble
+from src.benchmarks import runner
 from src.config import command_config
 from src.data import dataset
 from src.ensembles.selection import forward_selection
@@ -215,8 +216,8 @@ def test_the_bench_reuses_an_archived_run_of_its_recipe_and_retrains_a_changed_o
         trained.append(command)
         out = next(a.split("=", 1)[1] for a in command if a.startswith("hydra.run.dir="))
         fake_run(out, tiny_data, seed=1, overrides=["seed=1"])
-    monkeypatch.setattr(bench.subprocess, "run", fake_src_run)
-    b = bench.Bench(tmp_path / "out", tiny_data, results)
+    monkeypatch.setattr(runner.subprocess, "run", fake_src_run)
+    b = runner.Bench(tmp_path / "out", tiny_data, results)
     assert b.run("lr", [*overrides, "seed=0"])["dir"] == str(kept) and not trained
     changed = b.run("lr", [*overrides, "seed=1"])  # another recipe: trained and archived
     (new,) = [r for r in archive.archived_runs(results) if r.name.startswith("bench-lr-")]

@@ -1,0 +1,97 @@
+"""Single CNNs on all rows and their ensemble, scored on the replica's answer key."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from src.benchmarks.cells import epochs_cell, finished_on, provenance, timed_cell
+from src.benchmarks.runner import Bench
+
+
+def section_ensembles(bench: Bench, plan: dict) -> str:
+    result = bench.ensemble(plan["ensemble"])
+    record = Path(result["record"])
+    folds = plan["folds"]
+    lines = ["## Single CNNs and an ensemble of them", "",
+             f"The ensemble was made {finished_on(record)}; its members "
+             f"{provenance(result['members'])}.", "",
+             "Each member (`conf/bench.yaml`) trained on all 42,000 rows, was archived in "
+             "`results/` (*archived as*), and joined the average of "
+             f"`{result['command']}`; accuracy on the replica's answer key. Fit minutes are "
+             "marked busy where other processes used the machine meanwhile: they say how long "
+             "that run took there, not how fast the recipe is; *quiet min* is the same epochs at "
+             "the quiet images/s the train step section measured for its model "
+             f"(`{bench.record('speed.json')}`).",
+             "", "| member | archived as | test acc (key) | epochs | fit min | quiet min |",
+             "|---|---|---|---|---|---|"]
+    quiet = _quiet_images_per_s(bench)
+    for m in result["members"]:
+        lines.append(f"| `{m['command']}` | `{m['dir']}` | {m['test_accuracy']:.5f} "
+                     f"| {epochs_cell(m)} | {timed_cell(m['fit_seconds'] / 60, m.get('fit_load'))} "
+                     f"| {_quiet_minutes(m, quiet)} |")
+    singles = [m["test_accuracy"] for m in result["members"]]
+    # the single recipe's figure: the members that differ from the first only in their seed
+    recipe = _without_seed(result["members"][0])
+    seeds = [m["test_accuracy"] for m in result["members"] if _without_seed(m) == recipe]
+    ensemble = result["test_accuracy"]
+    minutes = sum(m["fit_seconds"] for m in result["members"]) / 60
+    quiet_total = [_quiet_minutes(m, quiet) for m in result["members"]]
+    quiet_sum = (f"{sum(map(float, quiet_total)):.0f} in all" if "—" not in quiet_total
+                 else "")
+    lines += [f"| mean of the first member's recipe over its {len(seeds)} seed(s) | "
+              f"| {statistics.mean(seeds):.5f} | | | |",
+              f"| mean of all {len(singles)} single models | "
+              f"| {statistics.mean(singles):.5f} | | | |",
+              f"| **ensemble of {len(singles)}** | `{record}` | **{ensemble:.5f}** | "
+              f"| {minutes:.0f} in all | {quiet_sum} |"]
+    if folds:
+        cv = bench.run(f"cnn-folds{folds}", ["model=cnn", "data.holdout=0",
+                                             f"data.folds={folds}"])
+        lines.append(f"| `{cv['command']}` ({folds} fold models averaged) | `{cv['dir']}` "
+                     f"| {cv['test_accuracy']:.5f} | "
+                     f"| {timed_cell(cv['fit_seconds'] / 60, cv.get('fit_load'))} |")
+    lines += ["", f"The ensemble is {ensemble - statistics.mean(singles):+.5f} over the mean "
+              f"single model and {ensemble - max(singles):+.5f} over the best one "
+              f"({(ensemble - max(singles)) * result['test_rows']:+.0f} of "
+              f"{result['test_rows']:,} test images). Members' fit minutes: "
+              f"{_threads_note(result['members'])}."]
+    if not folds:
+        lines += ["", "The `data.folds=K` ensemble was not measured in this run (`--folds 0`)."]
+    return "\n".join(lines) + "\n"
+
+
+def _without_seed(member: dict) -> list[str]:
+    return [word for word in member["command"].split() if not word.startswith("seed=")]
+
+
+def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
+    """Training images a second, by model, from the speed section's quiet rounds."""
+    path = bench.record("speed.json")
+    if not path.is_file():
+        return {}
+    speeds = {}
+    for name, r in json.loads(path.read_text())["compared"].items():
+        quiet = [ips for ips, busy in zip(r["images_per_s"], r["busy"], strict=True)
+                 if not busy]
+        model = r["setting"]["model"]
+        if quiet and (name == "baseline" or name == f"model={model}"):
+            speeds[model] = statistics.median(quiet)
+    return speeds
+
+
+def _quiet_minutes(run: dict, quiet: dict[str, float]) -> str:
+    """The run's epochs at its model's quiet speed, in minutes; — when unmeasured."""
+    epochs = len(run["history"]["seconds"]) if run.get("history") else None
+    if run["model"] not in quiet or not epochs:
+        return "—"
+    return f"{epochs * run['rows']['fit'] / quiet[run['model']] / 60:.0f}"
+
+
+def _threads_note(members: list[dict]) -> str:
+    threads = sorted({m.get("threads") for m in members}, key=str)
+    machines = sorted({f"{m['machine']['cores']} cores, {m['machine']['cpu']}"
+                       if m.get("machine") else "an unrecorded machine" for m in members})
+    return (f"each at threads={threads[0]}" if len(threads) == 1
+            else "at threads=" + "/".join(map(str, threads))) + f" on {'; '.join(machines)}"
