@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import make_data_dir, one_line_error, run_module, train
+from tests.helpers import call_main, make_data_dir, one_line_error, run_module, train
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +111,12 @@ def test_vote_follows_the_majority_where_the_mean_follows_confidence():
 
 
 def test_ensemble_refuses_bad_members(runs, tmp_path):
+    # the command's own exit and line once; the other refusals in this process
     assert "at least 2 members" in one_line_error(
         run_module("src.ensemble", f"runs={runs[0]}"))
     assert "neither a finished run" in one_line_error(
-        run_module("src.ensemble", f"runs={runs[0]},{tmp_path}"))
+        call_main("src.ensemble", f"runs={runs[0]},{tmp_path}"))
     assert "method=avg is not one of" in one_line_error(
-        run_module("src.ensemble", f"runs={runs[0]},{runs[1]}", "method=avg"))
+        call_main("src.ensemble", f"runs={runs[0]},{runs[1]}", "method=avg"))
     assert "top=abc is out of range" in one_line_error(
-        run_module("src.ensemble", f"runs={runs[0]},{runs[1]}", "top=abc"))
+        call_main("src.ensemble", f"runs={runs[0]},{runs[1]}", "top=abc"))

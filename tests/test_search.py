@@ -12,18 +12,24 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
+from src.config import command_config
 from src.config.command_config import CONF_DIR
 from src.sweeps import study_settings
 from src.utils import file_lock
+from src.utils.errors import HarnessError
 from tests.helpers import one_line_error, run_module
 
 
+def search_args(tiny_data, tmp_path, n_trials, *overrides, name="svm_optuna"):
+    return [f"hparams_search={name}", f"data.dir={tiny_data}",
+            f"submission.dir={tmp_path / 'subs'}", f"hydra.sweep.dir={tmp_path / 's'}",
+            f"hydra.sweeper.n_trials={n_trials}",
+            f"hydra.sweeper.experiment_dir={tmp_path / 'conf' / 'experiment'}", *overrides]
+
+
 def search(tiny_data, tmp_path, n_trials, *overrides, name="svm_optuna"):
-    return run_module("src.run", f"hparams_search={name}", f"data.dir={tiny_data}",
-                      f"submission.dir={tmp_path / 'subs'}", f"hydra.sweep.dir={tmp_path / 's'}",
-                      f"hydra.sweeper.n_trials={n_trials}",
-                      f"hydra.sweeper.experiment_dir={tmp_path / 'conf' / 'experiment'}",
-                      *overrides)
+    return run_module("src.run", *search_args(tiny_data, tmp_path, n_trials, *overrides,
+                                              name=name))
 
 
 def study(tmp_path, name="svm_optuna"):
@@ -200,14 +206,19 @@ def test_a_second_search_in_the_same_sweep_dir_is_refused(tiny_data, tmp_path):
 
 
 def test_bad_search_settings_are_refused_before_any_trial(tiny_data, tmp_path):
+    # src.run's pre-flight check, in this process (test_a_search_without_a_holdout_is_refused
+    # proves the command's own exit and line)
     for override, words in (("hydra.sweeper.sampler=bogus", "unknown sampler 'bogus'"),
                             ("hydra.sweeper.pruner=bogus", "unknown pruner 'bogus'"),
                             ("+hydra.sweeper.pruners.median.bogus=1", "its options:"),
                             ("model.estimator.C=interval(1.0,0.5)", "low <= high"),
                             (f"hydra.sweeper.storage=sqlite:///{tmp_path / 'no' / 'x.db'}",
                              "does not exist")):
-        line = one_line_error(search(tiny_data, tmp_path, 1, override, name="cnn_optuna"))
-        assert words in line and not (tmp_path / "s").exists(), line
+        with pytest.raises(HarnessError) as refused:
+            command_config.check_overrides(search_args(tiny_data, tmp_path, 1, override,
+                                                       name="cnn_optuna"))
+        line = str(refused.value)
+        assert words in line and "\n" not in line and not (tmp_path / "s").exists(), line
 
 
 def test_a_study_of_another_search_space_is_refused(tiny_data, tmp_path):

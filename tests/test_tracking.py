@@ -154,7 +154,7 @@ def test_a_tracking_server_that_dies_mid_run_never_loses_the_run(tiny_data, tmp_
     port, server = mlflow_server
     out = tmp_path / "out"
     command = [sys.executable, "-m", "src.run", f"data.dir={tiny_data}", "model=nn",
-               "trainer.epochs=20", "trainer.verbose=0", "tracking=mlflow",
+               "trainer.epochs=20", "trainer.verbose=0", "figures=false", "tracking=mlflow",
                f"tracking.uri=http://127.0.0.1:{port}", f"hydra.run.dir={out / 'run'}",
                f"submission.dir={out / 'submissions'}"]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
