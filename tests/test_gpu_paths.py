@@ -1,4 +1,4 @@
-"""The GPU code paths, run without a GPU. DIGITS_SIMULATED_GPUS=N (src/models/keras_classifier.py)
+"""The GPU code paths, run without a GPU. DIGITS_SIMULATED_GPUS=N (src/models/compute.py)
 makes training count N logical CPU devices as GPUs, so the production path itself runs: one
 "GPU" trains in mixed precision (float16 compute, float32 weights and softmax, loss scaling),
 two through a MirroredStrategy, through the real command line on tiny data; the saved models
@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from src.models.keras_classifier import (
+from src.models.compute import (
     MIXED,
     SIMULATED_GPUS,
-    _accelerators,
-    _drop_remainder,
+    accelerators,
     compute_plan,
+    drop_remainder,
 )
 from src.utils.errors import ConfigError
 from tests.helpers import make_data_dir, run_module
@@ -72,26 +72,26 @@ def test_the_compute_plan_follows_the_devices_and_trainer_mixed_precision():
 def test_the_simulation_hook_refuses_what_it_cannot_do(monkeypatch):
     monkeypatch.setenv(SIMULATED_GPUS, "two")
     with pytest.raises(ConfigError, match="not an integer"):
-        _accelerators()
+        accelerators()
     tf.config.list_logical_devices("CPU")  # TensorFlow initialised: the CPU can split no more
     monkeypatch.setenv(SIMULATED_GPUS, "2")
     with pytest.raises(ConfigError, match="before the process starts"):
-        _accelerators()
+        accelerators()
     monkeypatch.setenv(SIMULATED_GPUS, "1")  # one device needs no split
-    assert _accelerators() == ([tf.config.list_logical_devices("CPU")[0].name], True)
+    assert accelerators() == ([tf.config.list_logical_devices("CPU")[0].name], True)
     monkeypatch.delenv(SIMULATED_GPUS)
-    assert _accelerators() == ([], False)  # this machine has no GPU
+    assert accelerators() == ([], False)  # this machine has no GPU
 
 
 def test_no_replica_is_left_without_rows_of_a_batch():
-    assert not _drop_remainder(270, 16, replicas=1)
-    assert not _drop_remainder(273, 16, replicas=1)
-    assert not _drop_remainder(270, 16, replicas=2)  # a last batch of 14: 7 each
-    assert _drop_remainder(273, 16, replicas=2)  # a last batch of 1: one replica gets none
+    assert not drop_remainder(270, 16, replicas=1)
+    assert not drop_remainder(273, 16, replicas=1)
+    assert not drop_remainder(270, 16, replicas=2)  # a last batch of 14: 7 each
+    assert drop_remainder(273, 16, replicas=2)  # a last batch of 1: one replica gets none
     # 37767 = 295 * 128 + 7: 8 GPUs, one without a row; 37768 leaves one row for each
-    assert _drop_remainder(37767, 128, replicas=8) and not _drop_remainder(37768, 128, 8)
+    assert drop_remainder(37767, 128, replicas=8) and not drop_remainder(37768, 128, 8)
     with pytest.raises(ConfigError, match="batch_size=4 is smaller than the 8 replicas"):
-        _drop_remainder(1000, 4, replicas=8)
+        drop_remainder(1000, 4, replicas=8)
 
 
 def train(data_dir, out, *overrides, gpus: str | None):

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier, _augmenter
+from src.models import input_pipeline
+from src.models.input_pipeline import augmenter
+from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier
 from src.models.progress import duration, seconds_left
 from src.models.training_clock import TrainingClock, cosine_with_warmup
 from tests.helpers import KERAS, compose_with, digit_images, train
@@ -196,7 +198,9 @@ def test_the_input_pipeline_augments_training_batches_only(digits):
 
     def images(model, training):
         return [x.astype(np.float32).tobytes()
-                for batch, _ in model._dataset(X, y, training=training) for x in batch.numpy()]
+                for batch, _ in input_pipeline.dataset(X, y, model.trainer, model.seed,
+                                                       training=training)
+                for x in batch.numpy()]
 
     cnn, nn = classifier(model="cnn", epochs=1), classifier(model="nn", epochs=1)
     assert all(i in originals for i in images(cnn, training=False))  # holdout/test: untouched
@@ -205,12 +209,12 @@ def test_the_input_pipeline_augments_training_batches_only(digits):
 
 
 def test_augmentation_changes_training_images_only():
-    augment = _augmenter({"rotation": 10.0, "shift": 0.1, "zoom": 0.1}, seed=0)
+    augment = augmenter({"rotation": 10.0, "shift": 0.1, "zoom": 0.1}, seed=0)
     images = digit_images(8, seed=3)[0].reshape(-1, 28, 28, 1).astype("float32")
     changed = np.asarray(augment(images, training=True))
     assert changed.shape == images.shape and not np.allclose(changed, images)
     assert np.array_equal(np.asarray(augment(images, training=False)), images)
-    assert _augmenter({"rotation": 0.0, "shift": 0.0, "zoom": 0.0}, seed=0) is None
+    assert augmenter({"rotation": 0.0, "shift": 0.0, "zoom": 0.0}, seed=0) is None
 
 
 def test_a_saved_keras_model_predicts_as_before(digits, tmp_path):
@@ -295,7 +299,8 @@ def test_augmentation_inside_the_model_trains_and_saves_the_bare_net(digits, tmp
     # the pipeline feeds the model unaugmented batches ...
     originals = {image.tobytes() for image in X.reshape(-1, 28, 28, 1).astype(np.float32)}
     fed = [x.astype(np.float32).tobytes()
-           for batch, _ in inside._dataset(X, y, training=True) for x in batch.numpy()]
+           for batch, _ in input_pipeline.dataset(X, y, inside.trainer, inside.seed, training=True)
+           for x in batch.numpy()]
     assert all(i in originals for i in fed)
     # ... and the model augments them: the same seed and batches, another training run
     assert inside.history_["loss"] != unaugmented.history_["loss"]
