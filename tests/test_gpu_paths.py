@@ -57,9 +57,11 @@ ONE_GPU_PROBA = 0.01  # float16's largest probability change above (0.003), with
 
 
 def test_the_compute_plan_follows_the_devices_and_trainer_mixed_precision():
-    for setting in ("auto", True, False):  # a CPU computes in float32, whatever is asked
+    for setting in ("auto", False):  # a CPU computes in float32
         plan = compute_plan([], setting)
         assert (plan.policy, plan.mirrored) == ("float32", False)
+    with pytest.raises(ConfigError, match="mixed_precision=true needs a GPU"):
+        compute_plan([], True)  # insisting on float16 where auto would not use it
     one = compute_plan(["/device:GPU:0"], "auto")
     assert (one.policy, one.mirrored, one.accelerators) == (MIXED, False, ("/device:GPU:0",))
     assert compute_plan(["/device:GPU:0"], True).policy == MIXED

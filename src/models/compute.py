@@ -59,11 +59,16 @@ class ComputePlan:
 
 def compute_plan(accelerators: Sequence[str], mixed_precision, simulated: bool = False
                  ) -> ComputePlan:
-    """The decision alone, from the accelerators' device names and trainer.mixed_precision
-    (auto | true | false): any accelerator computes in float16 unless mixed_precision=false
-    (the nets keep their softmax in float32); several mirror the model; a CPU runs as it is
-    (true asks for float16 on an accelerator, as auto does: float16 on a CPU is slower)."""
+    """The decision alone, from the accelerators' device names and trainer.mixed_precision:
+    auto computes in float16 on any accelerator and in float32 on a CPU (where float16 is
+    slower); true insists on float16, so it refuses a machine without an accelerator; false
+    keeps float32 everywhere. The nets keep their softmax in float32; several accelerators
+    mirror the model."""
     on_accelerator = bool(accelerators)
+    if mixed_precision is True and not on_accelerator:
+        raise ConfigError("trainer.mixed_precision=true needs a GPU, and TensorFlow sees none "
+                          "here: float16 on a CPU is slower than float32; use auto (float16 "
+                          "where there is a GPU) or false")
     policy = MIXED if on_accelerator and mixed_precision in ("auto", True) else "float32"
     return ComputePlan(policy, tuple(accelerators), simulated)
 
