@@ -34,7 +34,8 @@ def main(argv: list[str]) -> None:
         remote = {int(s.ref): s for s in client.submissions()}
         rows = ledger.read(settings["ledger"])
         known_scores = {id(row): row["public_score"] for row in rows}
-        settled = reconcile(rows, remote)
+        settled = reconcile(rows, remote, datetime.now(UTC).replace(tzinfo=None),
+                            settings["settle_after"])
         for row in rows:
             found = remote.get(int(row["kaggle_ref"])) if row["kaggle_ref"].isdigit() else None
             if found is not None:
@@ -85,12 +86,14 @@ def track_public_scores(rows: list[dict]) -> None:
                   f"{type(err).__name__}: {' '.join(str(err).split())[:200]}", file=sys.stderr)
 
 
-def reconcile(rows: list[dict], remote: dict) -> list[dict]:
+def reconcile(rows: list[dict], remote: dict, now: datetime, settle_after: float
+              ) -> list[dict]:
     """Settle each attempt whose outcome was unknown, oldest first, and return them: Kaggle's
-    submission with its description gives it a ref; failing that, a `sending` row becomes
-    `not sent`, if Kaggle's list reaches back to its time (the list holds only the newest
-    LISTED). An `unknown` row with no match stays as it was: Kaggle answered it with an
-    error after the upload, and may still be recording it."""
+    submission with its description gives it a ref; failing that, the row becomes `not sent`
+    (and stops blocking a resend) when Kaggle's list reaches back to its time (the list holds
+    only the newest LISTED), and, for an `unknown` row (Kaggle answered an error after the
+    upload, and might still be recording it), once `settle_after` seconds (UTC, naive `now`)
+    have passed since the attempt."""
     taken = {int(r["kaggle_ref"]) for r in rows if r["kaggle_ref"].isdigit()}
     whole = len(remote) < LISTED
     oldest = min((s.date for s in remote.values() if s.date), default=None)
@@ -104,9 +107,11 @@ def reconcile(rows: list[dict], remote: dict) -> list[dict]:
             row["kaggle_ref"] = str(match)
             taken.add(match)
             settled.append(row)
-        elif row["status"] == ledger.SENDING and (whole or _utc(row["time"]) >= oldest):
-            row["status"] = ledger.NOT_SENT
-            settled.append(row)
+        elif whole or _utc(row["time"]) >= oldest:
+            waited = (now - _utc(row["time"])).total_seconds()
+            if row["status"] == ledger.SENDING or waited >= settle_after:
+                row["status"] = ledger.NOT_SENT
+                settled.append(row)
     return settled
 
 

@@ -26,6 +26,7 @@ from src.kaggle import api_client, ledger, score_wait
 from src.public_scores import status_of, track_public_scores
 from src.runs.run_dir import finished_runs
 from src.submissions import submission_csv
+from src.utils.atomic_io import write_bytes
 from src.utils.errors import SubmissionError, exit_on_error
 from src.utils.file_hash import sha256_file
 
@@ -84,9 +85,7 @@ def send(args, settings: dict, path: Path) -> tuple[api_client.Client, dict] | N
             raise api_client.KaggleError(
                 f"the daily submission limit of {settings['competition']} is reached: "
                 "try again after midnight UTC")
-    except api_client.KaggleError as err:
-        if not args.dry_run:  # Kaggle was contacted; nothing was sent
-            ledger.append(settings["ledger"], {**row, "status": f"failed: {err}"})
+    except api_client.KaggleError:  # nothing was sent: nothing goes on the ledger
         raise
     if args.dry_run:
         left = "unknown" if allowed is None else str(allowed)
@@ -94,14 +93,18 @@ def send(args, settings: dict, path: Path) -> tuple[api_client.Client, dict] | N
               f"message: {message}")
         return None
 
+    book = Path(settings["ledger"])
+    before = book.read_bytes() if book.exists() else None
     ledger.append(settings["ledger"], {**row, "status": ledger.SENDING})
     try:
         ref = client.submit(path, message)
     except api_client.KaggleError as err:
-        # A transient failure may come after Kaggle recorded the file: `make scores`
-        # matches such a row to the submission by its message.
-        status = ledger.UNKNOWN if err.transient else "failed"
-        complete(settings, row, {"status": f"{status}: {err}"})
+        if err.transient and err.reached:
+            # Kaggle may have recorded the file before failing: `make scores` matches such
+            # a row to the submission by its message, or settles it as not sent
+            complete(settings, row, {"status": f"{ledger.UNKNOWN}: {err}"})
+        else:  # refused by Kaggle's answer, or no connection: the ledger holds only what
+            withdraw(settings, before)  # Kaggle may have received
         raise
     except KeyboardInterrupt:  # the row stays `sending`: only Kaggle knows what it got
         raise SubmissionError(f"interrupted while sending {path}: Kaggle may have it, so a "
@@ -137,6 +140,16 @@ def complete(settings: dict, row: dict, changes: dict) -> dict:
     except LookupError:  # the ledger was moved away meanwhile: keep the outcome all the same
         ledger.append(settings["ledger"], {**row, **changes})
         return {**row, **changes}
+
+
+def withdraw(settings: dict, before: bytes | None) -> None:
+    """Put the ledger back as it was before this attempt's `sending` row (the caller holds
+    its lock, so nothing else wrote meanwhile): Kaggle never had the file."""
+    path = Path(settings["ledger"])
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_bytes(path, before)
 
 
 def report_score(client: api_client.Client, row: dict, settings: dict) -> None:

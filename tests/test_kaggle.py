@@ -277,8 +277,17 @@ def test_download_failures_are_one_line(world, failure):
     assert not world.data_dir.exists()
 
 
+# Failures after which Kaggle may have recorded the file (it failed or went quiet while
+# creating the submission): the only ones the ledger keeps, as `unknown`.
+MAY_HAVE_RECORDED = {"500 server", "timeout"}
+
+
 @pytest.mark.parametrize("failure", sorted(FAILURES))
-def test_submit_failures_are_one_line_and_recorded(world, failure):
+def test_submit_failures_are_one_line_and_only_a_maybe_is_recorded(world, failure):
+    earlier = world.a_submission(np.ones(120, int))  # a ledger with a row already
+    assert world.submit("--file", str(earlier)).returncode == 0
+    before = world.ledger.read_bytes()
+    world.stub.calls.clear()
     sub = world.a_submission()
     env, args = arrange(world, failure, "CreateSubmission")
     message = one_line_error(world.submit("--file", str(sub), *args, **env))
@@ -287,10 +296,19 @@ def test_submit_failures_are_one_line_and_recorded(world, failure):
     # the upload was attempted exactly once when Kaggle refused it (never sent twice), and
     # never when the failure came before it
     assert world.stub.calls.count("POST CreateSubmission") == UPLOADS_BEFORE_FAILING[failure]
-    if world.stub.calls:  # Kaggle was reached: the attempt is on record, and only it
-        [row] = world.ledger_rows()
-        assert row["status"].startswith(("failed", "unknown")) and not row["kaggle_ref"]
+    if failure in MAY_HAVE_RECORDED:
+        new = world.ledger_rows()[-1]
+        assert new["status"].startswith("unknown") and not new["kaggle_ref"]
+        assert world.ledger.read_bytes().startswith(before)
+    else:  # refused by Kaggle's answer, or never sent: the ledger is as it was, byte for byte
+        assert world.ledger.read_bytes() == before
     assert sub.exists()
+
+
+def test_a_refused_send_leaves_no_ledger_where_there_was_none(world):
+    world.stub.fail("CreateSubmission", 403, "Permission 'competitions.participate' was denied")
+    one_line_error(world.submit("--file", str(world.a_submission())))
+    assert not world.ledger.exists()
 
 
 def test_scores_failure_is_one_line_and_keeps_the_ledger(world):
@@ -360,7 +378,7 @@ def test_daily_limit_is_checked_before_sending(world):
     message = one_line_error(world.submit("--file", str(other)))
     assert "daily submission limit" in message
     assert world.stub.calls.count("POST StartSubmissionUpload") == 1
-    assert world.ledger_rows()[-1]["status"].startswith("failed")
+    assert [r["status"] for r in world.ledger_rows()] == ["submitted"]  # nothing was sent
 
 
 def test_a_user_who_has_not_joined_hears_about_the_rules(world):
@@ -384,6 +402,21 @@ def test_an_unknown_outcome_blocks_a_resend_and_is_reconciled(world):
     assert row["kaggle_ref"] == "1000" and row["status"] == "complete"
 
 
+def test_an_unknown_send_that_kaggle_never_recorded_is_settled_and_sent_again(world):
+    world.stub.fail("CreateSubmission", 500)  # an error, and nothing recorded
+    sub = world.a_submission()
+    assert "make scores" in one_line_error(world.submit("--file", str(sub)))
+    assert world.ledger_rows()[0]["status"].startswith("unknown")
+    assert world.scores().returncode == 0  # too soon: Kaggle might still be recording it
+    assert world.ledger_rows()[0]["status"].startswith("unknown")
+    result = world.scores("kaggle.settle_after=0")  # long enough: its list settles it
+    assert result.returncode == 0 and "Kaggle never received it" in result.stdout
+    assert world.ledger_rows()[0]["status"] == "not sent"
+    assert world.submit("--file", str(sub)).returncode == 0  # no FORCE needed
+    assert [r["status"] for r in world.ledger_rows()] == ["not sent", "submitted"]
+    assert len(world.stub.submissions) == 1
+
+
 def test_a_scored_file_is_not_sent_again(world):
     sub = world.a_submission()
     assert world.submit("--file", str(sub)).returncode == 0
@@ -403,7 +436,7 @@ def test_a_failed_upload_is_a_failure(world):
     message = one_line_error(world.submit("--file", str(world.a_submission())))
     assert "upload" in message and "failed" in message
     assert "POST CreateSubmission" not in world.stub.calls
-    assert world.ledger_rows()[-1]["status"].startswith("failed")
+    assert not world.ledger.exists()  # no submission was made: nothing to record
 
 
 def test_server_error_on_create_is_not_retried_and_says_check_scores(world):

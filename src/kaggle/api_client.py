@@ -29,11 +29,13 @@ UPLOAD_FAILED = "Could not submit to competition"  # KaggleApi's message for a f
 
 class KaggleError(HarnessError):
     """Kaggle refused, failed or could not be reached. `transient`: the same call might work
-    later (server error, rate limit, network, timeout)."""
+    later (server error, rate limit, network, timeout). `reached`: the request may have
+    been acted on (a server error, a timeout, a connection lost mid-request), as against
+    refused by Kaggle's answer or never sent (no connection made)."""
 
-    def __init__(self, message: str, transient: bool = False):
+    def __init__(self, message: str, transient: bool = False, reached: bool = True):
         super().__init__(message)
-        self.transient = transient
+        self.transient, self.reached = transient, reached
 
 
 def config_dir() -> Path:
@@ -165,7 +167,7 @@ class Client:
             response = self.call("submit", lambda: self.api.competition_submit(
                 str(path), message, self.competition, quiet=True), retry=False)
         except KaggleError as err:
-            if err.transient:  # the file may have reached Kaggle before the failure
+            if err.transient and err.reached:  # the file may be on Kaggle despite the failure
                 raise KaggleError(f"{err}. Kaggle may have recorded it anyway: run "
                                   "`make scores` before sending it again", True) from None
             raise
@@ -192,8 +194,35 @@ def _attempts(what, fn, settings, source, retry, competition=None):
             if not retryable or attempt == attempts - 1:
                 if retryable and attempts > 1:
                     message += f" (after {attempts} tries)"
-                raise KaggleError(scrub(message), retryable) from None
+                raise KaggleError(scrub(message), retryable, may_have_acted(err)) from None
             time.sleep(settings["backoff"] * 2**attempt)
+
+
+def may_have_acted(err: Exception) -> bool:
+    """Whether Kaggle may have acted on the failed request: not when it answered with a
+    refusal (a status under 500) or when no connection was ever made; yes for a server
+    error, a timeout or anything unclear."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return err.response.status_code >= 500
+    if isinstance(err, requests.ConnectTimeout):
+        return False
+    if isinstance(err, requests.ConnectionError):  # refused, or lost mid-request?
+        seen, causes = set(), [err]
+        while causes:
+            cause = causes.pop()
+            if id(cause) in seen:
+                continue
+            seen.add(id(cause))
+            if isinstance(cause, NewConnectionError | ConnectTimeoutError):
+                return False  # the connection itself failed: no byte reached Kaggle
+            causes += [a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)]
+            causes += [c for c in (getattr(cause, "reason", None),
+                                   getattr(cause, "original_error", None), cause.__cause__,
+                                   cause.__context__) if isinstance(c, BaseException)]
+    return True
 
 
 def explain(what: str, err: Exception, settings: dict, source: str,
