@@ -75,7 +75,7 @@ def _page(client: api_client.Client, size: int, token: str):
             request.page_token = token
             return kaggle.competitions.competition_api_client.get_leaderboard(request)
 
-    return client.call("read the leaderboard", get, retry=True)
+    return client.call("leaderboard", "read the leaderboard", get, retry=True)
 
 
 def your_rank(entries: list, rank: int | None, complete: bool, mine: list, board: dict) -> str:

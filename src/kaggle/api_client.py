@@ -120,7 +120,8 @@ def connect(settings: dict) -> Client:
         return api
 
     try:
-        api = _attempts("sign in to Kaggle", authenticate, settings, source, retry=True)
+        api = _attempts("sign in", "sign in to Kaggle", authenticate, settings, source,
+                        retry=True)
     except SystemExit:  # the client's way of saying no credentials worked
         raise KaggleError(f"Kaggle did not accept the credentials from {source}: check them, "
                           f"or create a new token at {SETTINGS_URL}") from None
@@ -143,12 +144,12 @@ class Client:
                                                 force=True, quiet=True)
             return folder / f"{self.competition}.zip"
 
-        return self.call("download the data", attempt, retry=True)
+        return self.call("download", "download the data", attempt, retry=True)
 
     def allowed_now(self) -> int | None:
         """Submissions the team may still make today; None when Kaggle does not say (it
         reports all zeros for a user who has not joined the competition yet)."""
-        limits = self.call("read the submission limits",
+        limits = self.call("limits", "read the submission limits",
                             lambda: self.api.competition_get_submission_limits(self.competition),
                             retry=True)
         if not (limits.num_today or limits.num_total or limits.num_allowed_now):
@@ -156,7 +157,7 @@ class Client:
         return int(limits.num_allowed_now)
 
     def submissions(self) -> list:
-        return self.call("list your submissions",
+        return self.call("submissions", "list your submissions",
                           lambda: self.api.competition_submissions(self.competition,
                                                                    page_size=200),
                           retry=True) or []
@@ -164,7 +165,7 @@ class Client:
     def submit(self, path: Path, message: str) -> int:
         """Send a submission once; return its Kaggle ref."""
         try:
-            response = self.call("submit", lambda: self.api.competition_submit(
+            response = self.call("submit", "submit", lambda: self.api.competition_submit(
                 str(path), message, self.competition, quiet=True), retry=False)
         except KaggleError as err:
             if err.transient and err.reached:  # the file may be on Kaggle despite the failure
@@ -176,13 +177,14 @@ class Client:
                               ": nothing was submitted; try again later")
         return int(response.ref)
 
-    def call(self, what: str, fn, retry: bool):
+    def call(self, kind: str, what: str, fn, retry: bool):
         """`fn()` (a call on `self.api`) under this module's timeout, retries (when `retry`:
-        only for calls safe to repeat) and one-line errors; `what` completes "could not ..."."""
-        return _attempts(what, fn, self.settings, self.source, retry, self.competition)
+        only for calls safe to repeat) and one-line errors; `kind` (a key of KINDS) picks
+        them, `what` completes "could not ..."."""
+        return _attempts(kind, what, fn, self.settings, self.source, retry, self.competition)
 
 
-def _attempts(what, fn, settings, source, retry, competition=None):
+def _attempts(kind, what, fn, settings, source, retry, competition=None):
     attempts = 1 + (settings["retries"] if retry else 0)
     for attempt in range(attempts):
         try:
@@ -190,7 +192,7 @@ def _attempts(what, fn, settings, source, retry, competition=None):
         except SystemExit:
             raise
         except Exception as err:  # noqa: BLE001 - every failure becomes one line
-            retryable, message = explain(what, err, settings, source, competition)
+            retryable, message = explain(kind, what, err, settings, source, competition)
             if not retryable or attempt == attempts - 1:
                 if retryable and attempts > 1:
                     message += f" (after {attempts} tries)"
@@ -225,9 +227,40 @@ def may_have_acted(err: Exception) -> bool:
     return True
 
 
-def explain(what: str, err: Exception, settings: dict, source: str,
+# What each call is, for its one-line errors: a call on the competition (where 403 means this
+# account has no access to it and 404 that it does not exist), on a kernel, or on the account.
+COMPETITION, KERNEL, ACCOUNT = "competition", "kernel", "account"
+KINDS = {"sign in": ACCOUNT, "download": COMPETITION, "limits": COMPETITION,
+         "submissions": COMPETITION, "submit": COMPETITION, "submission status": COMPETITION,
+         "leaderboard": COMPETITION, "kernel push": KERNEL, "kernel status": KERNEL,
+         "kernel output": KERNEL, "quota": ACCOUNT}
+RULES = "https://www.kaggle.com/competitions/{comp}/rules"
+# (kind of call, HTTP status) -> (safe to retry, the one line); ("*", status) for any kind;
+# a status missing here: "Kaggle answered <status>", retried when it is 500 or more (a kernel's
+# 403 is such: an expired output URL as often as a refusal).
+# Filled with {what} (completes "could not ..."), {status}, {detail} (Kaggle's words),
+# {comp} and {source} (where the credentials came from).
+ANSWERS = {
+    ("*", 401): (False, "Kaggle refused the credentials from {source} (401): check the "
+                        "username and key, or create a new token at " + SETTINGS_URL),
+    (COMPETITION, 400): (False, "could not {what}: Kaggle refused it (400: {detail}); when "
+                                "that is the daily submission limit, try again after "
+                                "midnight UTC"),
+    (COMPETITION, 403): (False, "could not {what}: no access to competition '{comp}' (403: "
+                                "{detail}): check its name (kaggle.competition) and that this "
+                                "account has joined it: accept its rules on " + RULES),
+    (COMPETITION, 404): (False, "could not {what}: competition '{comp}' not found (404); "
+                                "check kaggle.competition"),
+    (ACCOUNT, 403): (False, "could not {what}: Kaggle refused this account (403: {detail}); "
+                            "check that it is verified (a phone number) for GPU sessions"),
+    ("*", 429): (True, "could not {what}: rate limited by Kaggle (429); wait and retry"),
+}
+
+
+def explain(kind: str, what: str, err: Exception, settings: dict, source: str,
             competition: str | None) -> tuple[bool, str]:
-    """(safe to retry, one-line message) for a failed call."""
+    """(safe to retry, one-line message) for a failed call of `kind` (a key of KINDS): by the
+    kind and Kaggle's status (ANSWERS), never by the words of Kaggle's message."""
     import requests
 
     comp = competition or settings["competition"]
@@ -237,31 +270,11 @@ def explain(what: str, err: Exception, settings: dict, source: str,
     if isinstance(err, requests.HTTPError) and err.response is not None:
         status = err.response.status_code
         detail = " ".join(str(err).split()) or err.response.reason
-        if status == 401:
-            return False, (f"Kaggle refused the credentials from {source} (401): check the "
-                           f"username and key, or create a new token at {SETTINGS_URL}")
-        if status in (400, 403, 404) and "kernel" in what:  # not the competition's rules
-            return False, f"could not {what}: Kaggle answered {status} ({detail})"
-        if status == 403:
-            if "participate" in detail:  # Kaggle's answer to a misspelt name and to a
-                # competition this account has not joined alike
-                return False, (f"could not {what}: no access to competition '{comp}' (403: "
-                               f"{detail}): check the name (kaggle.competition), and that this "
-                               "account has joined it: accept its rules on "
-                               f"https://www.kaggle.com/competitions/{comp}/rules")
-            return False, (f"could not {what}: Kaggle says 403 ({detail}); accept the "
-                           f"competition's rules on https://www.kaggle.com/competitions/{comp}/rules")
-        if status == 404:
-            return False, (f"could not {what}: competition '{comp}' not found (404); check "
-                           "kaggle.competition")
-        if status == 429:
-            return True, f"could not {what}: rate limited by Kaggle (429); wait and retry"
-        if status == 400 and "allowance" in detail.lower():
-            return False, (f"could not {what}: the daily submission limit is reached "
-                           f"({detail}); try again after midnight UTC")
-        if status >= 500:
-            return True, f"could not {what}: Kaggle server error {status} ({detail})"
-        return False, f"could not {what}: Kaggle answered {status} ({detail})"
+        retry, line = ANSWERS.get((KINDS[kind], status)) or ANSWERS.get(("*", status)) or (
+            (True, "could not {what}: Kaggle server error {status} ({detail})") if status >= 500
+            else (False, "could not {what}: Kaggle answered {status} ({detail})"))
+        return retry, line.format(what=what, status=status, detail=detail, comp=comp,
+                                  source=source)
     if isinstance(err, requests.Timeout):
         return True, f"could not {what}: the connection to Kaggle timed out"
     if isinstance(err, requests.ConnectionError):

@@ -52,9 +52,10 @@ def push(client: Client, folder: Path, settings: dict) -> Kernel:
     meta = json.loads((folder / "kernel-metadata.json").read_text())
     owner_name, slug = meta["id"].split("/")
     timeout = settings.get("session_timeout")
-    response = client.call(f"push kernel {meta['id']}", lambda: client.api.kernels_push(
-        str(folder), timeout=str(timeout) if timeout else None,
-        acc=settings.get("accelerator") or None), retry=False)
+    response = client.call("kernel push", f"push kernel {meta['id']}",
+                           lambda: client.api.kernels_push(
+                               str(folder), timeout=str(timeout) if timeout else None,
+                               acc=settings.get("accelerator") or None), retry=False)
     if response.error:
         raise KaggleError(f"Kaggle refused kernel {meta['id']}: {response.error}")
     invalid = [*response.invalid_competition_sources, *response.invalid_dataset_sources]
@@ -66,14 +67,14 @@ def push(client: Client, folder: Path, settings: dict) -> Kernel:
 
 def status(client: Client, kernel: Kernel) -> tuple[str, str]:
     """(state name, failure message or '') of the kernel's session."""
-    response = client.call(f"read the status of kernel {kernel.ref}",
+    response = client.call("kernel status", f"read the status of kernel {kernel.ref}",
                            lambda: client.api.kernels_status(kernel.ref), retry=True)
     return response.status.name, response.failure_message or ""
 
 
 def fetch_output(client: Client, kernel: Kernel, into: Path) -> list[Path]:
     """Download every file the session wrote, and its log as `<slug>.log`, into `into`."""
-    files, _ = client.call(f"fetch the output of kernel {kernel.ref}",
+    files, _ = client.call("kernel output", f"fetch the output of kernel {kernel.ref}",
                            lambda: client.api.kernels_output(kernel.ref, str(into), force=True,
                                                              quiet=True), retry=True)
     return [Path(f) for f in files]
@@ -81,7 +82,7 @@ def fetch_output(client: Client, kernel: Kernel, into: Path) -> list[Path]:
 
 def gpu_quota(client: Client) -> str:
     """This week's GPU hours used and allowed, as Kaggle counts them."""
-    response = client.call("read the GPU quota", client.api.quota_view, retry=True)
+    response = client.call("quota", "read the GPU quota", client.api.quota_view, retry=True)
     quota = response.gpu_quota
     if quota is None or quota.total_time_allowed is None:
         return "not reported"

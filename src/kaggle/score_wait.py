@@ -39,7 +39,8 @@ def fetch(client: Client, ref: int):
                 return None
             raise
 
-    return client.call(f"read the status of submission {ref}", get, retry=True)
+    return client.call("submission status", f"read the status of submission {ref}", get,
+                       retry=True)
 
 
 def wait(client: Client, ref: int, settings: dict):
