@@ -67,7 +67,11 @@ def send(args, settings: dict, path: Path) -> tuple[api_client.Client, dict] | N
                if row["sha256"] == digest and ledger.counts_as_sent(row)]
     if earlier and not args.force:
         raise SubmissionError(already_sent(path, earlier[0]))
-    run = find_run(path, settings["run_dirs"])
+    runs = written_by(settings["run_dirs"])
+    run = runs.get(path.resolve(), {})
+    sent = {row["sha256"] for row in ledger.read(settings["ledger"])
+            if ledger.counts_as_sent(row)}
+    check_choice(path, runs, sent, settings, args.force)
     message = args.message or describe(path, run)
     row = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "file": str(path),
            "sha256": digest, "message": message, **run}
@@ -187,23 +191,50 @@ def report_score(client: api_client.Client, row: dict, settings: dict) -> None:
               "or no run on record)")
 
 
-def find_run(path: Path, run_dirs: list[str]) -> dict:
-    """What the run that wrote `path` recorded in its metrics (empty if none did)."""
-    target = path.resolve()
+def written_by(run_dirs: list[str]) -> dict[Path, dict]:
+    """Each submission file the finished runs under `run_dirs` wrote, with what its run
+    recorded (the ledger's columns)."""
+    found = {}
     for run in finished_runs(run_dirs):
         try:
             metrics = run.metrics()
         except (OSError, ValueError):
             continue
-        if Path(metrics.get("submission", "")).resolve() == target:
-            accuracy = metrics.get("holdout_accuracy")
-            return {
-                "run_dir": str(run), "model": metrics.get("model", ""),
-                "overrides": " ".join(metrics.get("overrides", [])),
-                "git_commit": (metrics.get("git") or {}).get("commit") or "",
-                "holdout_accuracy": "" if accuracy is None else f"{accuracy:.5f}",
-            }
-    return {}
+        if not metrics.get("submission"):
+            continue
+        accuracy = metrics.get("holdout_accuracy")
+        found[Path(metrics["submission"]).resolve()] = {
+            "run_dir": str(run), "model": metrics.get("model", ""),
+            "overrides": " ".join(metrics.get("overrides", [])),
+            "git_commit": (metrics.get("git") or {}).get("commit") or "",
+            "holdout_accuracy": "" if accuracy is None else f"{accuracy:.5f}",
+        }
+    return found
+
+
+def check_choice(path: Path, runs: dict[Path, dict], sent: set[str], settings: dict,
+                 force: bool) -> None:
+    """Say what is about to be sent, with its holdout accuracy; refuse one at chance (a model
+    that learnt nothing) unless forced; point at an unsent file whose run held out better."""
+    run = runs.get(path.resolve(), {})
+    accuracy = float(run["holdout_accuracy"]) if run.get("holdout_accuracy") else None
+    print(f"{path}: " + (f"{run['model']}, holdout {accuracy:.5f}" if accuracy is not None
+                         else f"{run['model']}, trained on all rows (no holdout)" if run
+                         else "no run under kaggle.run_dirs wrote it"), flush=True)
+    floor = settings["refuse_below_holdout"]
+    if accuracy is not None and accuracy < floor and not force:
+        raise SubmissionError(f"{path} scored holdout {accuracy:.5f}, below "
+                              f"kaggle.refuse_below_holdout={floor} (chance is 0.1): its model "
+                              "learnt next to nothing; --force (FORCE=1) sends it anyway")
+    if accuracy is None:
+        return
+    better = [(float(r["holdout_accuracy"]), p) for p, r in runs.items()
+              if r["holdout_accuracy"] and float(r["holdout_accuracy"]) > accuracy
+              and p.is_file() and sha256_file(p) not in sent]
+    if better:
+        best, where = max(better)
+        print(f"note: {where} scored a better holdout ({best:.5f}) and was never sent",
+              flush=True)
 
 
 def describe(path: Path, run: dict) -> str:

@@ -98,6 +98,25 @@ def killed_while(world, method, sub):
     assert proc.returncode == -signal.SIGKILL
 
 
+# --- knowing what is sent ------------------------------------------------------------------
+
+def test_submit_names_the_file_refuses_one_at_chance_and_points_at_a_better_one(world):
+    chance, good, best = (world.a_submission(np.full(120, k)) for k in (1, 2, 3))
+    for sub, holdout in ((chance, 0.1), (good, 0.9), (best, 0.95)):
+        a_run_behind(world, sub, holdout)
+    message = one_line_error(world.submit("--file", str(chance)))
+    assert "holdout 0.10000" in message and "kaggle.refuse_below_holdout=0.2" in message
+    assert "FORCE=1" in message and world.stub.calls == [] and world.ledger_rows() == []
+    result = world.submit("--file", str(good))
+    assert result.returncode == 0, result.stderr
+    assert f"{good}: logreg, holdout 0.90000" in result.stdout
+    assert f"note: {best} scored a better holdout (0.95000) and was never sent" in result.stdout
+    assert world.submit("--file", str(best)).returncode == 0
+    again = world.submit("--file", str(chance), "--force")  # sent, as asked
+    assert again.returncode == 0 and "note:" not in again.stdout  # both better ones were sent
+    assert len(world.stub.submissions) == 3
+
+
 # --- make submit WAIT=1 ---------------------------------------------------------------------
 
 def test_wait_records_the_score_and_prints_it_beside_the_holdout(world, fake_time):
