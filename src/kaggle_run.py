@@ -162,11 +162,25 @@ def _jobs(multirun: bool, overrides: list[str], cfg) -> list[Job]:
     if sweep_dir.exists():
         raise ConfigError(f"{sweep_dir} exists already: wait a second, or set "
                           "kaggle.kernel.sweep_dir")
-    jobs = []
-    for number, job_overrides in enumerate(_expand(overrides)):
+    jobs, expanded = [], _expand(overrides)
+    for number, job_overrides in enumerate(expanded):
         model = command_config.load(job_overrides).model.name
         jobs.append(Job(number, _for_kernel(job_overrides), sweep_dir / f"{number}_{model}"))
+    _refuse_twins(jobs, expanded)
     return jobs
+
+
+def _refuse_twins(jobs: list[Job], expanded: list[list[str]]) -> None:
+    """One line when two jobs would push the same kernel: they differ only in keys that stay
+    on this machine (LOCAL), so Kaggle would train the same thing twice."""
+    first = {}
+    for job in jobs:
+        twin = first.setdefault(tuple(sorted(job.overrides)), job.number)
+        if twin != job.number:
+            differ = sorted({_key(o) for o in set(expanded[twin]) ^ set(expanded[job.number])})
+            raise ConfigError(f"jobs {twin} and {job.number} would push the same kernel: they "
+                              f"differ only in {', '.join(differ)}, which stay on this "
+                              "machine; sweep what the session trains, or drop those values")
 
 
 def _run_all(client, owner: str, jobs: list[Job], settings: dict, local: dict) -> None:

@@ -181,6 +181,12 @@ def test_bad_overrides_stop_before_anything_is_pushed(kaggle, override, words):
     assert kaggle.stub.kernels.pushes == []
 
 
+def test_a_multirun_of_identical_kernels_pushes_nothing(kaggle):
+    message = one_line_error(kaggle.kaggle_run("-m", "model=logreg", "data.cache=true,false"))
+    assert "jobs 0 and 1 would push the same kernel" in message and "data.cache" in message
+    assert kaggle.stub.kernels.pushes == []
+
+
 def test_a_refused_push_is_not_repeated(kaggle):
     kaggle.stub.fail("SaveKernel", 500)
     message = one_line_error(kaggle.kaggle_run("model=logreg"))
