@@ -66,8 +66,9 @@ def main(argv: list[str]) -> int:
     jobs = _jobs(multirun, overrides, cfg)
     client = api_client.connect(settings)
     owner = kernels.owner(client)
-    if settings["kernel"]["gpu"] or settings["kernel"]["accelerator"]:
-        _print_quota(client, "before")
+    quota = settings["kernel"]["gpu"] or settings["kernel"]["accelerator"]
+    if quota:
+        quota = _print_quota(client, "before")  # unreadable once: not asked again
     local = {"data_dir": cfg.data.dir, "cache": cfg.data.cache,
              "submission_dir": cfg.submission.dir}
     try:
@@ -78,7 +79,7 @@ def main(argv: list[str]) -> int:
         print(f"\nstopped waiting; still on Kaggle (they go on and spend quota until they end): "
               f"{', '.join(going) or 'none'}", file=sys.stderr)
         return 130
-    if settings["kernel"]["gpu"] or settings["kernel"]["accelerator"]:
+    if quota:
         _print_quota(client, "after")
     if multirun:
         sweep_dir = jobs[0].target.parent
@@ -112,11 +113,14 @@ def _check_kernel_settings(kernel: dict) -> None:
             raise ConfigError(f"kaggle.kernel.{key}={kernel[key]}: expected true or false")
 
 
-def _print_quota(client, when: str) -> None:
+def _print_quota(client, when: str) -> bool:
+    """Print this week's GPU quota; whether Kaggle told it."""
     try:
         print(f"GPU quota {when}: {kernels.gpu_quota(client)}", flush=True)
+        return True
     except KaggleError as err:  # the quota is for the user's information only
         print(f"warning: {err}", file=sys.stderr)
+        return False
 
 
 def _parse(argv: list[str]) -> tuple[bool, list[str]]:

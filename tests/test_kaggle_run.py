@@ -197,9 +197,13 @@ def test_a_refused_push_is_not_repeated(kaggle):
 
 def test_a_status_read_that_fails_once_is_retried(kaggle):
     kaggle.stub.fail("GetKernelSessionStatus", 503)
+    kaggle.stub.fail("GetAcceleratorQuotaStatistics", 403, times=100)  # and no quota shown
     result = kaggle.kaggle_run("model=logreg")
     assert result.returncode == 0, result.stderr
     assert len(kaggle.runs()) == 1
+    # the quota is only information: one warning, not one before and one after
+    assert result.stderr.count("warning: could not read the GPU quota") == 1, result.stderr
+    assert "rules" not in result.stderr  # a quota call speaks of the account
 
 
 def test_missing_credentials_are_one_line(kaggle):
