@@ -91,9 +91,9 @@ def reconcile(rows: list[dict], remote: dict, now: datetime, settle_after: float
     """Settle each attempt whose outcome was unknown, oldest first, and return them: Kaggle's
     submission with its description gives it a ref; failing that, the row becomes `not sent`
     (and stops blocking a resend) when Kaggle's list reaches back to its time (the list holds
-    only the newest LISTED), and, for an `unknown` row (Kaggle answered an error after the
-    upload, and might still be recording it), once `settle_after` seconds (UTC, naive `now`)
-    have passed since the attempt."""
+    only the newest LISTED) and `settle_after` seconds (UTC, naive `now`) have passed since
+    the attempt: Kaggle may still be recording a file it answered with an error, or whose
+    sender was killed mid-send."""
     taken = {int(r["kaggle_ref"]) for r in rows if r["kaggle_ref"].isdigit()}
     whole = len(remote) < LISTED
     oldest = min((s.date for s in remote.values() if s.date), default=None)
@@ -107,11 +107,10 @@ def reconcile(rows: list[dict], remote: dict, now: datetime, settle_after: float
             row["kaggle_ref"] = str(match)
             taken.add(match)
             settled.append(row)
-        elif whole or _utc(row["time"]) >= oldest:
-            waited = (now - _utc(row["time"])).total_seconds()
-            if row["status"] == ledger.SENDING or waited >= settle_after:
-                row["status"] = ledger.NOT_SENT
-                settled.append(row)
+        elif (whole or _utc(row["time"]) >= oldest) and \
+                (now - _utc(row["time"])).total_seconds() >= settle_after:
+            row["status"] = ledger.NOT_SENT
+            settled.append(row)
     return settled
 
 

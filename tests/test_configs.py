@@ -177,3 +177,10 @@ def test_hydra_flags_pass_through_the_check(tiny_data, tmp_path):
     result = run_module("src.run", "--cfg", "job", "model=lenet", "trainer.epochs=2")
     assert result.returncode == 0, result.stderr
     assert "epochs: 2" in result.stdout and "lenet" in result.stdout
+
+
+def test_an_added_or_forced_key_that_exists_or_that_the_estimator_judges_passes_the_check():
+    # ++ sets a key that is there; + adds an estimator parameter (its class judges it later)
+    command_config.check_overrides(["++trainer.epochs=3", "+model.estimator.tol=0.01",
+                                    "model=logreg"])
+    assert compose_with("++trainer.epochs=3").trainer.epochs == 3

@@ -147,6 +147,7 @@ def test_the_keras_classifier_is_a_scikit_learn_estimator(digits):
     assert set(fitted.classes_) == set(range(10))
     from src.models import persist
 
+    assert KerasClassifier.file_suffix == ".keras"  # Keras' own archive format
     assert KerasClassifier.file_suffix in persist.SUFFIXES  # what loading looks for
 
 

@@ -99,8 +99,9 @@ def test_the_configuration_reference_is_current():
 def test_the_reference_reads_keys_comments_and_their_continuations():
     from src.config.reference import settings
 
-    lines = ["defaults:", "  - data: default", "top: 1      # first", "            # goes on",
-             "# about the next", "group:", "  inner: x  # in it", "after: 2"]
+    lines = ["# the file's header", "", "defaults:", "  - data: default", "top: 1      # first",
+             "            # goes on", "# about the next", "group:", "  inner: x  # in it", "",
+             "# a section's title, not a key's", "", "after: 2"]
     found = {s.key: (s.value, s.notes) for s in settings(lines, "p")}
-    assert found == {"p.top": ("1", ["first", "goes on"]), "p.group": ("", []),
+    assert found == {"p.top": ("1", ["first", "goes on"]), "p.group": ("", ["about the next"]),
                      "p.group.inner": ("x", ["in it"]), "p.after": ("2", [])}

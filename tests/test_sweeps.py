@@ -159,6 +159,7 @@ def test_the_thread_budget_counts_the_cores_this_process_may_use(monkeypatch):
     from src.training import threads
 
     basic = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)  # not a Slurm job, first
     monkeypatch.setattr(machine, "usable_cores", lambda: {5})  # e.g. under `taskset -c 5`
     assert threads.budget("auto", basic) == 1
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "4")  # Slurm's word wins

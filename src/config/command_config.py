@@ -54,18 +54,24 @@ def did_you_mean(key: str, name: str = "config") -> str:
     return f"; did you mean {'.'.join(filter(None, [parent, close[0]]))}?" if close else ""
 
 
-def _added_key(override) -> str | None:
-    """The key a `+key=value` override adds where nothing would read it, else None. Only the
+def _added_key(override, base: DictConfig) -> str | None:
+    """The key a `+key=value` (or `++`) override adds where nothing would read it, else None:
+    a key `base` (the composed config) lacks, and not a config group's choice. Only the
     estimator's own parameters (model.estimator.<name>) may be added: its class refuses a name
     it lacks before any data is read; anywhere else an added key would be silently ignored."""
     from hydra.core.override_parser.types import OverrideType
 
     key = override.key_or_group
-    if override.type not in (OverrideType.ADD, OverrideType.FORCE_ADD):
+    if override.type not in (OverrideType.ADD, OverrideType.FORCE_ADD) or "/" in key:
         return None
-    if (CONF_DIR / key).is_dir() or re.fullmatch(r"model\.estimator\.\w+", key):
-        return None
+    if OmegaConf.select(base, key, default=_MISSING) is not _MISSING:
+        return None  # there already: `++` sets it, Hydra itself refuses a plain `+`
+    if "." not in key or re.fullmatch(r"model\.estimator\.\w+", key):
+        return None  # a group choice (`+experiment=x`, from any search path), or a parameter
     return key
+
+
+_MISSING = object()
 
 
 def check_overrides(args: list[str]) -> None:
@@ -90,13 +96,14 @@ def check_overrides(args: list[str]) -> None:
     except HydraException as err:
         raise ConfigError(f"bad override: {' '.join(str(err).split())}") from None
     fixed, swept, hydra_settings, task = [], [], [], []
+    base = load([])
     for override in parsed:
         if override.key_or_group == "hydra/launcher":
             _check_launcher(override.value())
         if override.is_hydra_override():
             hydra_settings.append(override.input_line)
             continue
-        added = _added_key(override)
+        added = _added_key(override, base)
         if added:
             raise ConfigError(f"{override.input_line}: nothing in the harness reads {added}"
                               f"{did_you_mean(added)} (only model.estimator.<parameter> may be "

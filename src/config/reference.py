@@ -43,14 +43,18 @@ def settings(lines: list[str], prefix: str) -> list[Setting]:
     found: list[Setting] = []
     stack: list[tuple[int, str]] = []  # (indent, key) of the mappings the line is inside
     note_column = None  # where the last key's comment started: a comment line there goes on
+    above: list[str] = []  # comment lines right above the next key: they describe it
     in_defaults = False
-    for line in lines:
+    for line in lines[len(header(lines)):]:
         stripped = line.strip()
         if not stripped or stripped.startswith("- "):
+            above = []
             continue
         if stripped.startswith("#"):
             if found and note_column is not None and line.index("#") == note_column:
                 found[-1].notes.append(stripped.lstrip("#").strip())
+            else:
+                above.append(stripped.lstrip("#").strip())
             continue
         match = KEY.match(line)
         if not match:
@@ -63,8 +67,9 @@ def settings(lines: list[str], prefix: str) -> list[Setting]:
         while stack and stack[-1][0] >= indent:
             stack.pop()
         path = ".".join(filter(None, [prefix, *(k for _, k in stack), key]))
-        found.append(Setting(path, match["value"].strip(), [match["note"]] if match["note"]
-                             else []))
+        found.append(Setting(path, match["value"].strip(),
+                             [*above, *([match["note"]] if match["note"] else [])]))
+        above = []
         note_column = line.index("#") if match["note"] else None
         if not match["value"].strip():
             stack.append((indent, key))

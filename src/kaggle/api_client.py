@@ -229,11 +229,11 @@ def may_have_acted(err: Exception) -> bool:
 
 # What each call is, for its one-line errors: a call on the competition (where 403 means this
 # account has no access to it and 404 that it does not exist), on a kernel, or on the account.
-COMPETITION, KERNEL, ACCOUNT = "competition", "kernel", "account"
+COMPETITION, KERNEL, ACCOUNT, QUOTA = "competition", "kernel", "account", "quota"
 KINDS = {"sign in": ACCOUNT, "download": COMPETITION, "limits": COMPETITION,
          "submissions": COMPETITION, "submit": COMPETITION, "submission status": COMPETITION,
          "leaderboard": COMPETITION, "kernel push": KERNEL, "kernel status": KERNEL,
-         "kernel output": KERNEL, "quota": ACCOUNT}
+         "kernel output": KERNEL, "quota": QUOTA}
 RULES = "https://www.kaggle.com/competitions/{comp}/rules"
 # (kind of call, HTTP status) -> (safe to retry, the one line); ("*", status) for any kind;
 # a status missing here: "Kaggle answered <status>", retried when it is 500 or more (a kernel's
@@ -251,8 +251,9 @@ ANSWERS = {
                                 "account has joined it: accept its rules on " + RULES),
     (COMPETITION, 404): (False, "could not {what}: competition '{comp}' not found (404); "
                                 "check kaggle.competition"),
-    (ACCOUNT, 403): (False, "could not {what}: Kaggle refused this account (403: {detail}); "
-                            "check that it is verified (a phone number) for GPU sessions"),
+    (ACCOUNT, 403): (False, "could not {what}: Kaggle refused this account (403: {detail})"),
+    (QUOTA, 403): (False, "could not {what}: Kaggle refused this account (403: {detail}); GPU "
+                          "sessions need a verified account (a phone number)"),
     ("*", 429): (True, "could not {what}: rate limited by Kaggle (429); wait and retry"),
 }
 
