@@ -104,8 +104,10 @@ class KernelSessions:
         if session["mode"] != "no-input":
             self.mount_input()
         input_root.mkdir(parents=True, exist_ok=True)
+        scratch = working.parent / f"{working.name}-tmp"  # a session's /tmp ends with it;
+        scratch.mkdir()  # here it lies beside the session, not in the machine's /tmp
         env = {**os.environ, "DIGIT_HARNESS_KAGGLE_INPUT": str(input_root),
-               "KAGGLE_KERNEL_RUN_TYPE": "Batch"}
+               "KAGGLE_KERNEL_RUN_TYPE": "Batch", "TMPDIR": str(scratch)}
         for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
             env.pop(name, None)  # a session talks to nothing of ours
         started = time.monotonic()
