@@ -43,6 +43,20 @@ def _new_file(path: Path) -> tuple[int, Path]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+def new_dir(parent: Path, prefix: str) -> Path:
+    """A new directory in `parent` named `prefix` and a random tail, with the permissions a
+    plain mkdir gives (0777 less the umask, as `_new_file` does for files: mkdtemp's 0700
+    would stay on data a build renames into place)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir(0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free directory name {prefix}* in {parent}")
+
+
 def write_with(path: str | os.PathLike, writer: Callable[[BinaryIO], None]) -> Path:
     """Call `writer(fh)` on a temporary file, then atomically replace `path` with it."""
     path = Path(path)

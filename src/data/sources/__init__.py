@@ -11,14 +11,13 @@ files of two builds, and an interrupted build leaves the old one or none.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from src.data.sources import kaggle_download, replica
 from src.kaggle import api_client
-from src.utils.atomic_io import write_text
+from src.utils.atomic_io import new_dir, write_text
 from src.utils.errors import DataError
 
 MANIFEST = "manifest.json"
@@ -76,21 +75,14 @@ def fetch(source: str, data_dir: str | Path, settings: dict, force: bool = False
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(data_dir)
-    staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.tmp-"))
+    staging = new_dir(data_dir.parent, f".{data_dir.name}.tmp-")
     try:
         manifest = SOURCES[source].fetch(staging, data_dir, settings)
         write_text(staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-        staging.chmod(0o777 & ~_umask())  # mkdtemp's 0700 was for the build, not the data
         _swap_in(staging, data_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return f"wrote {data_dir} ({describe(manifest)})"
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # reading it means setting it: put it straight back
-    os.umask(mask)
-    return mask
 
 
 def _swap_in(staging: Path, data_dir: Path) -> None:
