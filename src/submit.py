@@ -63,15 +63,13 @@ def main(argv: list[str]) -> int | None:
 def send(args, settings: dict, path: Path) -> tuple[api_client.Client, dict] | None:
     """Check, send and record; None for a dry run. The caller holds the ledger's lock."""
     digest = sha256_file(path)
-    earlier = [row for row in ledger.read(settings["ledger"])
-               if row["sha256"] == digest and ledger.counts_as_sent(row)]
+    sent = [row for row in ledger.read(settings["ledger"]) if ledger.counts_as_sent(row)]
+    earlier = [row for row in sent if row["sha256"] == digest]
     if earlier and not args.force:
         raise SubmissionError(already_sent(path, earlier[0]))
     runs = written_by(settings["run_dirs"])
     run = runs.get(path.resolve(), {})
-    sent = {row["sha256"] for row in ledger.read(settings["ledger"])
-            if ledger.counts_as_sent(row)}
-    check_choice(path, runs, sent, settings, args.force)
+    check_choice(path, runs, {row["sha256"] for row in sent}, settings, args.force)
     message = args.message or describe(path, run)
     row = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "file": str(path),
            "sha256": digest, "message": message, **run}
@@ -83,14 +81,11 @@ def send(args, settings: dict, path: Path) -> tuple[api_client.Client, dict] | N
     client = api_client.connect(settings)
     if args.wait:
         score_wait.check_settings(client, settings)
-    try:
-        allowed = client.allowed_now()
-        if allowed is not None and allowed <= 0:
-            raise api_client.KaggleError(
-                f"the daily submission limit of {settings['competition']} is reached: "
-                "try again after midnight UTC")
-    except api_client.KaggleError:  # nothing was sent: nothing goes on the ledger
-        raise
+    allowed = client.allowed_now()  # a failure here sent nothing: nothing goes on the ledger
+    if allowed is not None and allowed <= 0:
+        raise api_client.KaggleError(
+            f"the daily submission limit of {settings['competition']} is reached: "
+            "try again after midnight UTC")
     if args.dry_run:
         left = "unknown" if allowed is None else str(allowed)
         print(f"dry run: would submit {path} ({left} submissions left today); "
