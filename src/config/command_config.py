@@ -4,8 +4,10 @@ make score): same files, same overrides syntax, no run dir."""
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -41,11 +43,12 @@ def load(overrides: list[str], hydra_config: bool = False, name: str = "config")
         raise ConfigError(f"bad override: {' '.join(summary)}") from None
 
 
-def did_you_mean(key: str, name: str = "config") -> str:
+def did_you_mean(key: str, name: str = "config", base: DictConfig | None = None) -> str:
     """"; did you mean <key>?" for the nearest key or group that exists where `key` points
-    (e.g. trainer.epochs for trainer.epoch), or "" when nothing is close."""
+    (e.g. trainer.epochs for trainer.epoch) in `base` (default: conf/<name>.yaml composed as
+    it is), or "" when nothing is close."""
     parent, _, last = key.rpartition(".")
-    node = load([], name=name)
+    node = load([], name=name) if base is None else base
     options = {str(k) for k in node} | {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
     if parent:
         node = OmegaConf.select(node, parent)
@@ -54,9 +57,9 @@ def did_you_mean(key: str, name: str = "config") -> str:
     return f"; did you mean {'.'.join(filter(None, [parent, close[0]]))}?" if close else ""
 
 
-def _added_key(override, base: DictConfig) -> str | None:
+def _added_key(override, base: Callable[[], DictConfig]) -> str | None:
     """The key a `+key=value` (or `++`) override adds where nothing would read it, else None:
-    a key `base` (the composed config) lacks, and not a config group's choice. Only the
+    a key the composed config (`base()`) lacks, and not a config group's choice. Only the
     estimator's own parameters (model.estimator.<name>) may be added: its class refuses a name
     it lacks before any data is read; anywhere else an added key would be silently ignored."""
     from hydra.core.override_parser.types import OverrideType
@@ -64,7 +67,7 @@ def _added_key(override, base: DictConfig) -> str | None:
     key = override.key_or_group
     if override.type not in (OverrideType.ADD, OverrideType.FORCE_ADD) or "/" in key:
         return None
-    if OmegaConf.select(base, key, default=_MISSING) is not _MISSING:
+    if OmegaConf.select(base(), key, default=_MISSING) is not _MISSING:
         return None  # there already: `++` sets it, Hydra itself refuses a plain `+`
     if "." not in key or re.fullmatch(r"model\.estimator\.\w+", key):
         return None  # a group choice (`+experiment=x`, from any search path), or a parameter
@@ -96,7 +99,7 @@ def check_overrides(args: list[str]) -> None:
     except HydraException as err:
         raise ConfigError(f"bad override: {' '.join(str(err).split())}") from None
     fixed, swept, hydra_settings, task = [], [], [], []
-    base = load([])
+    base = functools.cache(lambda: load([]))  # composed only for a `+` override
     for override in parsed:
         if override.key_or_group == "hydra/launcher":
             _check_launcher(override.value())
@@ -106,8 +109,8 @@ def check_overrides(args: list[str]) -> None:
         added = _added_key(override, base)
         if added:
             raise ConfigError(f"{override.input_line}: nothing in the harness reads {added}"
-                              f"{did_you_mean(added)} (only model.estimator.<parameter> may be "
-                              "added with +)")
+                              f"{did_you_mean(added, base=base())} (only "
+                              "model.estimator.<parameter> may be added with +)")
         task.append(override.input_line)
         if not override.is_sweep_override():
             fixed.append(override.input_line)

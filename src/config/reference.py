@@ -79,8 +79,9 @@ def settings(lines: list[str], prefix: str) -> list[Setting]:
 def describe(path: Path, prefix: str) -> list[str]:
     lines = path.read_text().splitlines()
     out = [f"`{path.relative_to(CONF_DIR.parent)}`", ""]
-    if header(lines):  # as written: its lines are often commands
-        out += ["```text", *header(lines), "```", ""]
+    opening = header(lines)
+    if opening:  # as written: its lines are often commands
+        out += ["```text", *opening, "```", ""]
     rows = settings(lines, prefix)
     if rows:
         out += ["| setting | default | what it is |", "|---|---|---|"]
