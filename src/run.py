@@ -223,6 +223,12 @@ def _check_command_line() -> None:
     command_config.check_overrides(sys.argv[1:])
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """`python -m src.run <overrides>`: the command line checked, then Hydra's main (both
+    read sys.argv)."""
     _check_command_line()
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import io
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -92,29 +93,57 @@ def environment(changes: dict):
 
 
 def call_main(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`module`'s main(args) in this process, as `python -m module args` runs it: `env` as in
-    run_module, the output captured, a SystemExit turned into the exit code. For error
-    matrices: each command keeps one subprocess test that proves its real exit and output."""
-    main = importlib.import_module(module).main
+    """`python -m module args` in this process: its main(args), or for a Hydra command (one
+    with `cli()`, which reads sys.argv) cli() under that argv. `env` as in run_module, the
+    output captured, a SystemExit turned into the exit code, the root logger's handlers as
+    they were (Hydra configures logging per run). For error matrices and for run dirs that
+    tests only read: each command keeps subprocess tests that prove its real exit, output and
+    a fresh process's training."""
+    command = importlib.import_module(module)
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    with environment(env or {}), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    argv = [f"{module.replace('.', '/')}.py", *args]
+    # under `python -m` the main's module is __main__, and Hydra finds conf/ from its file
+    env = {"HYDRA_MAIN_MODULE": "__main__", **(env or {})}
+    # Hydra's logging.config.dictConfig shuts down every handler the process ever made;
+    # absl's (made when TensorFlow was imported) closes its stream then, unless it is the
+    # current sys.stderr: here that is pytest's capture file. Handlers made before the call
+    # are left alone; those the call adds to the root logger are closed below.
+    with environment(env), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err), patched(sys, "argv", argv), \
+            patched(logging, "shutdown", lambda handlers=None: None):
         try:
-            main(list(args))
+            command.cli() if hasattr(command, "cli") else command.main(list(args))
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
             if isinstance(exit_.code, str):  # as the interpreter prints it
                 print(exit_.code, file=sys.stderr)
+        finally:
+            for handler in root.handlers:
+                if handler not in handlers:
+                    handler.close()
+            root.handlers[:], root.level = handlers, level
     return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
 
 
-def train(data_dir: Path, out: Path, *overrides: str):
-    """`python -m src.run` on tiny data, with the run dir and submissions under `out`."""
-    return run_module(
-        "src.run", f"data.dir={data_dir}", f"submission.dir={out / 'submissions'}",
-        f"hydra.run.dir={out / 'run'}", "trainer.verbose=0", *overrides,
-    )
+@contextlib.contextmanager
+def patched(owner, name: str, value):
+    saved = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, saved)
+
+
+def train(data_dir: Path, out: Path, *overrides: str, in_process: bool = False):
+    """`python -m src.run` on tiny data, with the run dir and submissions under `out`: in a
+    subprocess, or `in_process` (call_main) where the test only needs the run dir."""
+    args = (f"data.dir={data_dir}", f"submission.dir={out / 'submissions'}",
+            f"hydra.run.dir={out / 'run'}", "trainer.verbose=0", *overrides)
+    return call_main("src.run", *args) if in_process else run_module("src.run", *args)
 
 
 def sigint_default() -> None:

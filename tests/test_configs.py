@@ -7,7 +7,7 @@ from src.config import command_config
 from src.config.validate import check
 from src.models import factory
 from src.utils.errors import ConfigError, HarnessError
-from tests.helpers import KERAS, compose_with, one_line_error, run_module, train
+from tests.helpers import KERAS, call_main, compose_with, one_line_error, run_module, train
 
 MODELS = sorted(p.stem for p in (command_config.CONF_DIR / "model").glob("*.yaml"))
 
@@ -159,7 +159,8 @@ def test_bad_svm_settings_are_refused(override, words):
 
 def test_the_run_command_refuses_a_bad_override_in_one_line_before_loading_data(tmp_path):
     # no data dir: the refusal comes first, and nothing is written
-    result = train(tmp_path / "no-data-here", tmp_path, "model=svm", "model.estimator.cv=1")
+    result = train(tmp_path / "no-data-here", tmp_path, "model=svm", "model.estimator.cv=1",
+                   in_process=True)
     assert "'cv' parameter" in one_line_error(result)
     assert not (tmp_path / "submissions").exists()
     result = train(tmp_path / "no-data-here", tmp_path, "trainer.epoch=3")
@@ -167,8 +168,8 @@ def test_the_run_command_refuses_a_bad_override_in_one_line_before_loading_data(
 
 
 def test_a_sweep_with_one_bad_value_fails_before_any_job(tiny_data, tmp_path):
-    result = run_module("src.run", "-m", f"data.dir={tiny_data}", "model=logreg",
-                        "data.holdout=0.1,1.5", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    result = call_main("src.run", "-m", f"data.dir={tiny_data}", "model=logreg",
+                       "data.holdout=0.1,1.5", f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert "data.holdout=1.5" in one_line_error(result)
     assert not (tmp_path / "sweep").exists()
 

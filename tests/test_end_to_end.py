@@ -82,7 +82,7 @@ def test_model_runs_end_to_end(model, tiny_data, tmp_path):
 
 
 def test_full_data_run_says_so(tiny_data, tmp_path):
-    result = train(tiny_data, tmp_path, "model=logreg", "data.holdout=0")
+    result = train(tiny_data, tmp_path, "model=logreg", "data.holdout=0", in_process=True)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["holdout_accuracy"] is None and metrics["rows"]["fit"] == 300
@@ -94,7 +94,7 @@ def test_full_data_run_says_so(tiny_data, tmp_path):
 
 
 def test_score_against_the_answer_key(tiny_data, tmp_path):
-    train(tiny_data, tmp_path, "model=logreg")
+    train(tiny_data, tmp_path, "model=logreg", in_process=True)
     sub = submission_csv.newest(tmp_path / "submissions")
     result = run_module("src.score", str(sub), f"data.dir={tiny_data}")
     assert result.returncode == 0, result.stderr

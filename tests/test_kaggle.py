@@ -345,7 +345,7 @@ def test_message_describes_the_run_that_wrote_the_file(world, tiny_data):
     from tests.helpers import train
 
     out = world.root / "runs"
-    result = train(tiny_data, out, "model=logreg")
+    result = train(tiny_data, out, "model=logreg", in_process=True)
     assert result.returncode == 0, result.stderr
     sub = submission_csv.newest(out / "submissions")
     assert world.submit("--file", str(sub)).returncode == 0, world.stub.calls

@@ -229,7 +229,7 @@ def test_a_saved_keras_model_predicts_as_before(digits, tmp_path):
 def test_the_command_line_trains_exactly_the_epochs_asked_and_logs_the_time_left(
         tiny_data, tmp_path):
     result = train(tiny_data, tmp_path, "model=cnn", "model.estimator.net.filters=[8]",
-                   "trainer.epochs=3", "figures=false")
+                   "trainer.epochs=3", "figures=false", in_process=True)
     assert result.returncode == 0, result.stderr[-3000:]
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history["loss"]) == len(history["seconds"]) == 3
@@ -241,7 +241,8 @@ def test_the_command_line_trains_exactly_the_epochs_asked_and_logs_the_time_left
 def test_an_explicit_time_budget_still_cuts_a_command_line_run(tiny_data, tmp_path):
     started = time.perf_counter()
     result = train(tiny_data, tmp_path, "model=nn", "trainer.epochs=100000",
-                   "trainer.batch_size=8", "trainer.time_budget=1", "figures=false")
+                   "trainer.batch_size=8", "trainer.time_budget=1", "figures=false",
+                   in_process=True)
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stderr[-3000:]
     # the real clock, in seconds: the stop came past the budget, within the command's life

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import run_module
+from tests.helpers import call_main
 
 
 @pytest.mark.parametrize("model, extra, seeded", [
@@ -18,9 +18,9 @@ def test_same_seed_same_result_another_seed_another_network(model, extra, seeded
     # one multirun, its jobs one after another in one process: a job's seed must give the
     # same network whatever ran before it
     seeds = "3,3,4" if seeded else "3,3"
-    result = run_module("src.run", "-m", f"model={model}", *extra, f"seed={seeds}",
-                        "trainer.verbose=0", "figures=false", f"data.dir={tiny_data}",
-                        f"hydra.sweep.dir={tmp_path / 's'}", f"submission.dir={tmp_path / 'subs'}")
+    result = call_main("src.run", "-m", f"model={model}", *extra, f"seed={seeds}",
+                       "trainer.verbose=0", "figures=false", f"data.dir={tiny_data}",
+                       f"hydra.sweep.dir={tmp_path / 's'}", f"submission.dir={tmp_path / 'subs'}")
     assert result.returncode == 0, result.stderr[-2000:]
     jobs = sorted((tmp_path / "s").glob(f"*_{model}"), key=lambda p: int(p.name.split("_")[0]))
     metrics = [json.loads((job / "metrics.json").read_text()) for job in jobs]

@@ -8,7 +8,15 @@ import pytest
 from PIL import Image, ImageStat
 
 from src.kaggle import ledger
-from tests.helpers import CHROMIUM, NO_CHROMIUM, chromium, one_line_error, run_module, train
+from tests.helpers import (
+    CHROMIUM,
+    NO_CHROMIUM,
+    call_main,
+    chromium,
+    one_line_error,
+    run_module,
+    train,
+)
 
 KERAS_FIGURES = {"train_gallery.png", "test_gallery.png", "misclassified.png", "confusion.png",
                  "curves.png"}
@@ -17,7 +25,7 @@ KERAS_FIGURES = {"train_gallery.png", "test_gallery.png", "misclassified.png", "
 @pytest.fixture(scope="module")
 def nn_run(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("nn")
-    result = train(tiny_data, out, "model=nn", "trainer.epochs=2")
+    result = train(tiny_data, out, "model=nn", "trainer.epochs=2", in_process=True)
     assert result.returncode == 0, result.stderr[-2000:]
     return out / "run"
 
@@ -34,7 +42,8 @@ def test_a_keras_run_writes_its_figures_and_tensorboard_logs(nn_run):
 
 
 def test_the_svm_draws_its_c_search(tiny_data, tmp_path):
-    result = train(tiny_data, tmp_path, "model=svm", "model.estimator.n_iter=3")
+    result = train(tiny_data, tmp_path, "model=svm", "model.estimator.n_iter=3",
+                   in_process=True)
     assert result.returncode == 0, result.stderr[-2000:]
     search = json.loads((tmp_path / "run" / "search.json").read_text())
     assert len(search["C"]) == 3 and search["best_C"] in search["C"]
@@ -43,7 +52,8 @@ def test_the_svm_draws_its_c_search(tiny_data, tmp_path):
 
 
 def test_figures_false_writes_none(tiny_data, tmp_path):
-    assert train(tiny_data, tmp_path, "model=logreg", "figures=false").returncode == 0
+    assert train(tiny_data, tmp_path, "model=logreg", "figures=false",
+                 in_process=True).returncode == 0
     assert not list((tmp_path / "run").glob("*.png"))
     assert "has no figures" in one_line_error(run_module("src.show", f"run={tmp_path / 'run'}"))
 
@@ -92,9 +102,9 @@ def test_report_of_an_old_run_and_of_nothing(tmp_path):
 
 def test_report_of_a_sweep_with_a_failed_job_and_a_ledger(tiny_data, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_module("src.run", "-m", "model=logreg", "data.holdout=0.01,0.1,0.2",
-                        f"data.dir={tiny_data}", f"hydra.sweep.dir={sweep}",
-                        f"submission.dir={tmp_path / 'subs'}", "figures=false")
+    result = call_main("src.run", "-m", "model=logreg", "data.holdout=0.01,0.1,0.2",
+                       f"data.dir={tiny_data}", f"hydra.sweep.dir={sweep}",
+                       f"submission.dir={tmp_path / 'subs'}", "figures=false")
     assert result.returncode == 1  # 0.01 of 300 rows cannot hold every class
     book = tmp_path / "ledger.csv"
     for holdout, public in (("0.95", "0.94"), ("0.97", "")):

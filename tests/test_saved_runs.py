@@ -18,7 +18,7 @@ def runs(tiny_data, tmp_path_factory):
     for name, overrides in (("a", ["model=logreg", "model.estimator.C=0.001"]),
                             ("b", ["model=logreg", "seed=2"]),
                             ("c", ["model=nn", "trainer.epochs=3"])):
-        result = train(tiny_data, out / name, *overrides, "figures=false")
+        result = train(tiny_data, out / name, *overrides, "figures=false", in_process=True)
         assert result.returncode == 0, result.stderr[-2000:]
         made.append(out / name / "run")
     return made
@@ -81,7 +81,7 @@ def test_ensemble_averages_members_and_reports_agreement(runs, tiny_data, tmp_pa
 
 def test_ensemble_vote_and_top_n_of_a_sweep(tiny_data, tmp_path):
     # a learning rate of 1e-9 leaves the network at its random start: clearly the worst
-    sweep = run_module("src.run", "-m", "model=nn", "trainer.epochs=3",
+    sweep = call_main("src.run", "-m", "model=nn", "trainer.epochs=3",
                        "trainer.lr=1e-9,1e-3,3e-3", "trainer.verbose=0", "figures=false",
                        f"data.dir={tiny_data}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
                        f"submission.dir={tmp_path / 'subs'}")

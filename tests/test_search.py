@@ -17,7 +17,7 @@ from src.config.command_config import CONF_DIR
 from src.sweeps import study_settings
 from src.utils import file_lock
 from src.utils.errors import HarnessError
-from tests.helpers import one_line_error, run_module
+from tests.helpers import call_main, one_line_error, run_module
 
 
 def search_args(tiny_data, tmp_path, n_trials, *overrides, name="svm_optuna"):
@@ -28,8 +28,9 @@ def search_args(tiny_data, tmp_path, n_trials, *overrides, name="svm_optuna"):
 
 
 def search(tiny_data, tmp_path, n_trials, *overrides, name="svm_optuna"):
-    return run_module("src.run", *search_args(tiny_data, tmp_path, n_trials, *overrides,
-                                              name=name))
+    """The search in this process (call_main): its trials' logs and exit code, no start-up."""
+    return call_main("src.run", *search_args(tiny_data, tmp_path, n_trials, *overrides,
+                                             name=name))
 
 
 def study(tmp_path, name="svm_optuna"):

@@ -14,6 +14,7 @@ from src.public_scores import track_public_scores
 from tests.helpers import (
     CHROMIUM,
     NO_CHROMIUM,
+    call_main,
     free_port,
     one_line_error,
     run_module,
@@ -39,7 +40,7 @@ def tracked(tiny_data, tmp_path_factory):
         pytest.skip("MLflow is not installed")
     out = tmp_path_factory.mktemp("tracked")
     result = train(tiny_data, out, "model=nn", "trainer.epochs=3", "tracking=mlflow",
-                   f"tracking.uri=sqlite:///{out / 'mlflow.db'}")
+                   f"tracking.uri=sqlite:///{out / 'mlflow.db'}", in_process=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -74,9 +75,9 @@ def test_make_scores_puts_the_public_score_on_the_run_that_made_the_submission(t
 @needs_mlflow
 def test_a_sweep_is_a_parent_run_with_its_jobs_as_children(tiny_data, tmp_path):
     db = tmp_path / "mlflow.db"
-    result = run_module("src.run", "-m", "model=logreg", "seed=1,2", f"data.dir={tiny_data}",
-                        f"hydra.sweep.dir={tmp_path / 's'}", f"submission.dir={tmp_path / 'x'}",
-                        "tracking=mlflow", f"tracking.uri=sqlite:///{db}")
+    result = call_main("src.run", "-m", "model=logreg", "seed=1,2", f"data.dir={tiny_data}",
+                       f"hydra.sweep.dir={tmp_path / 's'}", f"submission.dir={tmp_path / 'x'}",
+                       "tracking=mlflow", f"tracking.uri=sqlite:///{db}")
     assert result.returncode == 0, result.stderr[-3000:]
     parent = json.loads((tmp_path / "s" / "tracking.json").read_text())["run_id"]
     mlflow = client(db)
@@ -95,7 +96,8 @@ def test_tracking_that_cannot_work_is_one_line_before_any_training(tiny_data, tm
     if not HAS_MLFLOW:
         cases = cases[2:]
     for override, words in cases:
-        result = train(tiny_data, tmp_path, "model=logreg", "tracking=mlflow", override)
+        result = train(tiny_data, tmp_path, "model=logreg", "tracking=mlflow", override,
+                       in_process=True)
         line = one_line_error(result)
         assert words in line, line
         assert not (tmp_path / "run" / "metrics.json").exists()
