@@ -89,8 +89,8 @@ submit: setup ## send FILE (default: the newest) to Kaggle; MESSAGE=, FORCE=1, D
 scores: setup ## fetch public scores into the ledger; print holdout vs public score
 	$(PY) scripts/scores.py
 
-kaggle-run: setup ## train in a Kaggle session on its GPU: ARGS="model=cnn ..." ("-m seed=1,2,3": a kernel a job)
-	$(PY) -m src.kaggle_run $(ARGS)
+kaggle-run: setup ## train in a Kaggle session on its GPU: ARGS="model=cnn ..." ("-m seed=1,2,3": a kernel a job); FETCH=<kernel> brings a session home later, LIST=1 lists them
+	$(PY) -m src.kaggle_run $(if $(FETCH),--fetch "$(FETCH)") $(if $(LIST),--list) $(ARGS)
 
 leaderboard: setup ## the public leaderboard's top, your best public score and rank, the ledger's best holdout
 	$(PY) scripts/leaderboard.py

@@ -3,11 +3,15 @@ the run home.
 
     python -m src.kaggle_run model=cnn trainer.epochs=40
     python -m src.kaggle_run -m seed=1,2,3          # one kernel per job, then the summary
+    python -m src.kaggle_run --fetch <user>/<slug>  # a session nobody waited for, brought home
+    python -m src.kaggle_run --list                 # the kernels pushed from here, and their state
 
 The overrides are those of `python -m src.run`, checked here before anything is pushed. Each
 job is packaged (src/kaggle/kernel_package.py), pushed with the official client, followed with
 bounded polling, and its output placed as a normal run dir with its submission
-(src/kaggle/kernel_output.py). Settings: conf/kaggle/default.yaml, `kernel:`.
+(src/kaggle/kernel_output.py). Every push is recorded (src/kaggle/kernel_record.py), so a
+session left by Ctrl-C or the wait bound can be listed and fetched later. Settings:
+conf/kaggle/default.yaml, `kernel:`.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from omegaconf import OmegaConf
 
 from src.config import command_config
-from src.kaggle import api_client, kernel_output, kernel_package, kernels
+from src.kaggle import api_client, kernel_output, kernel_package, kernel_record, kernels
 from src.kaggle.api_client import KaggleError
-from src.runs.run_dir import RunDir
+from src.runs.run_dir import RunDir, finished_runs
 from src.sweeps.summary import summarize
 from src.training.provenance import git_state
 from src.utils.errors import ConfigError, exit_on_error
@@ -43,30 +48,36 @@ LOCAL = ("data.dir", "data.cache", "submission.dir", "kaggle")
 @dataclass
 class Job:
     number: int
-    overrides: list[str]
+    overrides: list[str] | None  # None: a FETCH, whose overrides come with its output
     target: Path  # its run dir here, once fetched
     kernel: kernels.Kernel | None = None
-    pushed_at: float = 0.0
+    pushed_at: float = 0.0  # or, for a FETCH, when the waiting began
     error: str | None = None
     run: RunDir | None = None
     submission: Path | None = None
     state: str = "waiting"  # KernelWorkerStatus' name once pushed
     failure_message: str = ""
-    session_seconds: float = 0.0
+    session_seconds: float | None = None  # push to end, as polled; unknown for a FETCH
 
 
 @exit_on_error
 def main(argv: list[str]) -> int:
-    multirun, overrides = _parse(argv)
-    _refuse(overrides)
+    multirun, fetch, listing, overrides = _parse(argv)
+    _refuse(overrides, fetch or listing)
     command_config.check_overrides((["-m"] if multirun else []) + overrides)
     cfg = command_config.load(overrides if not multirun else _expand(overrides)[0])
     settings = OmegaConf.to_container(cfg.kaggle, resolve=True)
     _check_kernel_settings(settings["kernel"])
-    jobs = _jobs(multirun, overrides, cfg)
+    jobs = [] if fetch or listing else _jobs(multirun, overrides, cfg)
     client = api_client.connect(settings)
     owner = kernels.owner(client)
-    quota = settings["kernel"]["gpu"] or settings["kernel"]["accelerator"]
+    if listing:
+        return _list(client, settings["kernel"]["record"], cfg.kaggle.run_dirs)
+    if fetch:
+        kernel = _kernel_named(fetch, owner, settings["kernel"]["slug_prefix"])
+        jobs = [Job(0, None, Path(cfg.kaggle.kernel.run_dir), kernel=kernel,
+                    pushed_at=time.monotonic(), state="")]
+    quota = not fetch and (settings["kernel"]["gpu"] or settings["kernel"]["accelerator"])
     if quota:
         quota = _print_quota(client, "before")  # unreadable once: not asked again
     local = {"data_dir": cfg.data.dir, "cache": cfg.data.cache,
@@ -74,10 +85,12 @@ def main(argv: list[str]) -> int:
     try:
         _run_all(client, owner, jobs, settings, local)
     except KeyboardInterrupt:
-        going = [j.kernel.url for j in jobs if j.kernel and j.state not in kernels.ENDED
+        going = [j.kernel for j in jobs if j.kernel and j.state not in kernels.ENDED
                  and j.run is None and j.error is None]
-        print(f"\nstopped waiting; still on Kaggle (they go on and spend quota until they end): "
-              f"{', '.join(going) or 'none'}", file=sys.stderr)
+        print("\nstopped waiting; still on Kaggle (they go on and spend quota until they end; "
+              "the command brings each home once it has): "
+              + (", ".join(f"{_fetch_command(k)} ({k.url})" for k in going) or "none"),
+              file=sys.stderr)
         return 130
     if quota:
         _print_quota(client, "after")
@@ -123,9 +136,49 @@ def _print_quota(client, when: str) -> bool:
         return False
 
 
-def _parse(argv: list[str]) -> tuple[bool, list[str]]:
-    multirun = any(a in ("-m", "--multirun") for a in argv)
-    return multirun, [a for a in argv if a not in ("-m", "--multirun")]
+def _parse(argv: list[str]) -> tuple[bool, str | None, bool, list[str]]:
+    """(multirun, the kernel to fetch, list, overrides) of `argv`."""
+    multirun, fetch, listing, overrides = False, None, False, []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-m", "--multirun"):
+            multirun = True
+        elif arg == "--list":
+            listing = True
+        elif arg == "--fetch" or arg.startswith("--fetch="):
+            fetch = arg.partition("=")[2] if "=" in arg else next(args, "")
+            if not fetch.strip():
+                raise ConfigError("FETCH= needs a kernel: <user>/<slug>, a slug or its URL "
+                                  "(make kaggle-run LIST=1 lists this project's)")
+        else:
+            overrides.append(arg)
+    if sum(map(bool, (multirun, fetch, listing))) > 1:
+        raise ConfigError("give one of FETCH=, LIST=1 and a multirun (-m)")
+    return multirun, fetch, listing, overrides
+
+
+def _kernel_named(text: str, owner: str, prefix: str) -> kernels.Kernel:
+    """The kernel FETCH= names: <user>/<slug>[/<version>], a slug (this account's) or the
+    kernel's URL; it must be one this project pushes (its slug starts with the prefix)."""
+    name = text.strip().rstrip("/")
+    if name.startswith(("https://", "http://")):
+        path = urlsplit(name).path.strip("/").split("/")
+        parts = path[1:3] if len(path) >= 3 and path[0] == "code" else []
+    else:
+        parts = name.split("/")
+        parts = [owner, *parts] if len(parts) == 1 else parts
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ConfigError(f"FETCH={text}: expected <user>/<slug>, a slug or the kernel's URL "
+                          f"({kernels.SITE}/code/<user>/<slug>)")
+    if not parts[1].startswith(f"{prefix}-"):
+        raise ConfigError(f"FETCH={text}: not a kernel of this project (its slugs start with "
+                          f"{prefix}-, kaggle.kernel.slug_prefix); make kaggle-run LIST=1 "
+                          "lists them")
+    return kernels.Kernel(parts[0], parts[1])
+
+
+def _fetch_command(kernel: kernels.Kernel) -> str:
+    return f"make kaggle-run FETCH={kernel.id}"
 
 
 def _key(override: str) -> str:
@@ -140,11 +193,16 @@ def _for_kernel(overrides: list[str]) -> list[str]:
     return [o for o in overrides if not _matches(_key(o), LOCAL)]
 
 
-def _refuse(overrides: list[str]) -> None:
+def _refuse(overrides: list[str], no_job: bool) -> None:
+    """Overrides a kernel cannot take; with FETCH or LIST, any that is not about this
+    machine (the fetched kernel's own come with its output)."""
     for override in overrides:
         if override.startswith("-"):
             raise ConfigError(f"kaggle-run takes overrides only, not {override}: "
                               "e.g. make kaggle-run ARGS=\"model=cnn trainer.epochs=40\"")
+        if no_job and not _matches(_key(override), LOCAL):
+            raise ConfigError(f"{override}: FETCH and LIST take only settings of this machine "
+                              f"({', '.join(LOCAL)}); the kernel's own come with it")
         for refused, why in REFUSED.items():
             if _matches(_key(override), [refused]):
                 raise ConfigError(f"{override}: not for kaggle-run ({why})")
@@ -192,7 +250,8 @@ def _run_all(client, owner: str, jobs: list[Job], settings: dict, local: dict) -
     ends, until none is left."""
     kernel_settings = settings["kernel"]
     git = git_state(kernel_package.ROOT)
-    waiting, running = list(jobs), []
+    waiting = [job for job in jobs if job.kernel is None]
+    running = [job for job in jobs if job.kernel is not None]  # FETCH: pushed before
     while waiting or running:
         while waiting and len(running) < kernel_settings["max_sessions"]:
             job = waiting.pop(0)
@@ -224,6 +283,7 @@ def _push(client, owner: str, job: Job, settings: dict) -> None:
                              settings["competition"])
         job.kernel = kernels.push(client, Path(folder), kernel_settings)
     job.pushed_at = time.monotonic()
+    kernel_record.add(kernel_settings["record"], job.kernel, job.overrides)
     job.state = "QUEUED"
     print(f"job {job.number}: pushed {job.kernel.ref} ({' '.join(job.overrides) or 'defaults'})"
           f": {job.kernel.url}", flush=True)
@@ -236,13 +296,15 @@ def _ended(client, job: Job, kernel_settings: dict) -> bool:
         job.state = state
     if state in kernels.ENDED:
         job.failure_message = message
-        job.session_seconds = time.monotonic() - job.pushed_at
+        if job.overrides is not None:  # pushed by this command: its session's length
+            job.session_seconds = time.monotonic() - job.pushed_at
         return True
     waited = time.monotonic() - job.pushed_at
     if waited > kernel_settings["wait"]:
         raise KaggleError(f"kernel {job.kernel.ref} is still {state} after {waited:.0f} s "
                           f"(kaggle.kernel.wait={kernel_settings['wait']}): it goes on on "
-                          f"Kaggle; follow it on {job.kernel.url}")
+                          f"Kaggle ({job.kernel.url}); bring it home when it ends: "
+                          f"{_fetch_command(job.kernel)}")
     return False
 
 
@@ -259,6 +321,8 @@ def _finish(client, job: Job, settings: dict, local: dict, git: dict) -> None:
             except KaggleError as err:
                 raise KaggleError(f"{err}: nothing was kept; the output stays on "
                                   f"{job.kernel.url}") from None
+            if job.overrides is None:
+                job.overrides = _pushed_overrides(staging, job.kernel, kernel_settings)
             job.run, job.submission = kernel_output.place(
                 staging, job.kernel, job.overrides, job.target, local,
                 settings["test_rows"], git, job.session_seconds)
@@ -276,6 +340,19 @@ def _finish(client, job: Job, settings: dict, local: dict, git: dict) -> None:
             staging_root.rmdir()
 
 
+def _pushed_overrides(staging: Path, kernel: kernels.Kernel, kernel_settings: dict) -> list[str]:
+    """A fetched kernel's overrides: those its run recorded, less this machine's (the
+    session's data and submission dirs). They must give the kernel's slug, as its push did:
+    otherwise it is not a job of this project's, and nothing is kept."""
+    recorded = kernel_output.recorded_overrides(staging, kernel)
+    overrides = _for_kernel(recorded)
+    if kernel_package.slug_for(kernel_settings["slug_prefix"], overrides) != kernel.slug:
+        raise KaggleError(f"kernel {kernel.ref} was not pushed by make kaggle-run as its run "
+                          f"recorded it ({' '.join(overrides) or 'defaults'}): nothing was "
+                          f"kept; see {kernel.url}")
+    return overrides
+
+
 def _fetch_log(client, job: Job, staging: Path) -> str:
     try:
         kernels.fetch_output(client, job.kernel, staging)
@@ -283,6 +360,43 @@ def _fetch_log(client, job: Job, staging: Path) -> str:
         return f"(the log could not be fetched: {err})"
     log = kernels.log_path(job.kernel, staging)
     return log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+
+
+def _list(client, record: str, run_dirs: list[str]) -> int:
+    """`make kaggle-run LIST=1`: each kernel pushed from here, its state now and where it
+    came home."""
+    rows = kernel_record.latest(record)
+    if not rows:
+        print(f"no kernel pushed from here yet ({record} is empty): make kaggle-run "
+              "ARGS=\"model=cnn\" pushes one")
+        return 0
+    home = _fetched_runs(run_dirs)
+    table = [("kernel", "version", "pushed", "state", "here", "overrides")]
+    for row in rows:
+        owner, slug = row["kernel"].split("/", 1)
+        try:
+            state, _ = kernels.status(client, kernels.Kernel(owner, slug))
+        except KaggleError as err:
+            state = f"unknown ({err})"
+        table.append((row["kernel"], row["version"], row["time"], state,
+                      home.get(row["kernel"], "-"), row["overrides"] or "(defaults)"))
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]) - 1)]
+    for line in table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=False))
+              + "  " + line[-1])
+    print("bring one home: make kaggle-run FETCH=<kernel>")
+    return 0
+
+
+def _fetched_runs(run_dirs: list[str]) -> dict[str, str]:
+    """kernel id -> the newest run dir here that came from it."""
+    home = {}
+    for run in sorted(finished_runs(run_dirs), key=RunDir.finished_at):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            kernel = (run.metrics().get("kaggle") or {}).get("kernel", "")
+            if kernel:
+                home["/".join(kernel.split("/")[:2])] = str(run.path)
+    return home
 
 
 def _record_failed_job(job: Job) -> None:

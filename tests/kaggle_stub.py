@@ -21,6 +21,7 @@ import base64
 import io
 import json
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -69,6 +70,8 @@ class KaggleStub:
         self.upload_status = 200
         self.failures: dict[str, list[dict]] = {}
         self.submissions: list[dict] = []
+        # Kaggle's refs never repeat: a stand-in started again does not reuse the last one's
+        self.first_ref = 1000 + int(time.time() * 10) % 10**9
         self.blobs: dict[str, bytes] = {}
         self.upload_names: dict[str, str] = {}
         self.echo_credentials = False  # a careless server that repeats the key in errors
@@ -330,7 +333,7 @@ class _Handler(KernelsHandlers, BaseHTTPRequestHandler):
             error = ""
             if stub.scoring_error is not None:
                 status, score, error = "ERROR", "", stub.scoring_error
-            ref = 1000 + len(stub.submissions)
+            ref = stub.first_ref + len(stub.submissions)
             stub.submissions.append({
                 "ref": ref,
                 "fileName": stub.upload_names.get(request.get("blobFileTokens"), "?"),
@@ -397,10 +400,13 @@ def main() -> None:
     key = np.loadtxt(args.key, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)[:, 1]
     stub = KaggleStub(Path(args.data), key, args.username, args.api_key)
     port = stub.start(args.port)
+    state = tempfile.mkdtemp(prefix="kaggle-stand-in-")
     print(f"Kaggle stand-in on 127.0.0.1:{port}; point the client at it with:")
     for name, value in stub.client_env().items():
         print(f"  export {name}={value}")
     print(f"  export KAGGLE_USERNAME={args.username} KAGGLE_KEY={args.api_key}")
+    # the ledger and the kernel record of what is sent to the stand-in, apart from yours
+    print(f"  export DIGIT_HARNESS_KAGGLE_STATE={state}")
     try:
         while True:
             time.sleep(3600)

@@ -185,3 +185,15 @@ def test_an_added_or_forced_key_that_exists_or_that_the_estimator_judges_passes_
     command_config.check_overrides(["++trainer.epochs=3", "+model.estimator.tol=0.01",
                                     "model=logreg"])
     assert compose_with("++trainer.epochs=3").trainer.epochs == 3
+
+
+def test_the_stand_in_keeps_its_own_ledger_and_kernel_record(monkeypatch):
+    # tests/kaggle_stub.py run by hand exports the variable: what is sent to it stays apart
+    monkeypatch.delenv("DIGIT_HARNESS_KAGGLE_STATE", raising=False)
+    cfg = compose_with()
+    assert (cfg.kaggle.ledger, cfg.kaggle.kernel.record) == (
+        f"{cfg.submission.dir}/ledger.csv", "outputs/kaggle_kernels.csv")
+    monkeypatch.setenv("DIGIT_HARNESS_KAGGLE_STATE", "/tmp/stand-in")
+    cfg = compose_with()
+    assert (cfg.kaggle.ledger, cfg.kaggle.kernel.record) == (
+        "/tmp/stand-in/ledger.csv", "/tmp/stand-in/kaggle_kernels.csv")

@@ -327,9 +327,10 @@ def test_submit_sends_records_and_scores(world):
     sub = world.a_submission(np.arange(120) % 10)
     result = world.submit("--file", str(sub), "--message", "first try")
     assert result.returncode == 0, result.stderr
-    assert "ref 1000" in result.stdout and "4 submissions left today" in result.stdout
+    ref = world.stub.first_ref
+    assert f"ref {ref}" in result.stdout and "4 submissions left today" in result.stdout
     [row] = world.ledger_rows()
-    assert row["file"] == str(sub) and row["kaggle_ref"] == "1000"
+    assert row["file"] == str(sub) and row["kaggle_ref"] == str(world.stub.first_ref)
     assert row["status"] == "submitted" and row["message"] == "first try"
     assert len(row["sha256"]) == 64 and row["public_score"] == ""
 
@@ -399,7 +400,7 @@ def test_an_unknown_outcome_blocks_a_resend_and_is_reconciled(world):
     world.stub.record_then_fail = False
     assert world.scores().returncode == 0
     [row] = world.ledger_rows()
-    assert row["kaggle_ref"] == "1000" and row["status"] == "complete"
+    assert row["kaggle_ref"] == str(world.stub.first_ref) and row["status"] == "complete"
 
 
 def test_an_unknown_send_that_kaggle_never_recorded_is_settled_and_sent_again(world):
@@ -469,7 +470,9 @@ def test_ledger_survives_a_torn_last_row(world):
         fh.write("2026-01-01T00:00:00+00:00,half a ro")  # a crash mid-append
     assert world.submit("--file", str(world.a_submission(np.ones(120, int)))).returncode == 0
     assert world.scores().returncode == 0
-    assert [r["kaggle_ref"] for r in world.ledger_rows() if r["kaggle_ref"]] == ["1000", "1001"]
+    ref = world.stub.first_ref
+    assert [r["kaggle_ref"] for r in world.ledger_rows() if r["kaggle_ref"]] == [str(ref),
+                                                                               str(ref + 1)]
 
 
 # --- secrets --------------------------------------------------------------------------------

@@ -8,17 +8,20 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from src.kaggle import kernel_bootstrap, kernel_package
 from src.submissions import submission_csv
+from src.utils.errors import ConfigError
 from tests.helpers import make_data_dir, one_line_error, run_module, sigint_default
 from tests.kaggle_stub import serving_tiny_data
 
@@ -42,6 +45,7 @@ class Session:
         (self.home / ".kaggle").mkdir(parents=True)
         self.data_dir = make_data_dir(self.cwd)
         self.subs = self.cwd / "submissions"
+        self.record = self.cwd / "outputs" / "kaggle_kernels.csv"  # kaggle.kernel.record
 
     def env(self):
         return {"HOME": str(self.home), "KAGGLE_CONFIG_DIR": str(self.home / ".kaggle"),
@@ -60,9 +64,10 @@ class Session:
         return sorted(p.parent for p in (self.cwd / "outputs").glob("**/metrics.json"))
 
     def left_behind(self):
-        """What a failed kaggle-run may not leave: runs, submissions, staged downloads."""
+        """What a failed kaggle-run may not leave: runs, submissions, staged downloads (the
+        record of a push stays: the kernel is on Kaggle)."""
         return [p for top in ("outputs", "multirun", "submissions", ".kaggle-staging")
-                for p in (self.cwd / top).rglob("*")]
+                for p in (self.cwd / top).rglob("*") if p != self.record]
 
     def input_files(self):
         mounted = self.stub.kernels.input_root
@@ -142,6 +147,7 @@ def test_waiting_is_bounded(kaggle):
     message = one_line_error(kaggle.kaggle_run("model=logreg", "kaggle.kernel.wait=1"))
     assert "is still QUEUED after" in message and "kaggle.kernel.wait=1" in message
     assert URL + "digit-harness-" in message
+    assert "bring it home when it ends: make kaggle-run FETCH=tester/digit-harness-" in message
     assert kaggle.left_behind() == []
 
 
@@ -250,8 +256,8 @@ def test_the_session_finds_the_competition_where_kaggle_mounts_it(tmp_path):
         kernel_bootstrap.competition_dir(tmp_path, "other")
 
 
-def test_ctrl_c_stops_the_waiting_and_names_the_kernel_left_running(kaggle):
-    kaggle.stub.kernels.mode = "queued"
+def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
+    kaggle.stub.kernels.delay = 1.0  # the session has not started when the user stops waiting
     env = {**os.environ, **kaggle.env()}
     env = {k: v for k, v in env.items() if v is not None}
     process = subprocess.Popen([sys.executable, "-m", "src.kaggle_run", *kaggle.overrides(),
@@ -267,4 +273,62 @@ def test_ctrl_c_stops_the_waiting_and_names_the_kernel_left_running(kaggle):
     assert process.returncode == 130, err
     assert "stopped waiting" in err and URL + "digit-harness-" in err
     assert "Traceback" not in err
+    assert not kaggle.runs() and not list(kaggle.subs.glob("*.csv"))
+    kernel = re.search(r"make kaggle-run FETCH=(\S+)", err).group(1)
+    assert kernel == kaggle.stub.kernels.pushes[0]["slug"]
+
+    listed = kaggle.kaggle_run("--list")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith(kernel)]
+    assert row.split()[1] == "1" and row.endswith("model=logreg")  # version 1, its overrides
+
+    fetched = kaggle.kaggle_run("--fetch", URL + kernel.split("/")[1])  # the URL does too
+    assert fetched.returncode == 0, fetched.stderr
+    assert len(kaggle.stub.kernels.pushes) == 1  # waited for and fetched, not pushed again
+    [run] = kaggle.runs()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["overrides"] == ["model=logreg"] and metrics["kaggle"]["kernel"] == kernel
+    assert metrics["kaggle"]["session"]["seconds"] is None  # nobody timed it
+    assert [p.name for p in kaggle.subs.glob("*.csv")] == [Path(metrics["submission"]).name]
+    assert "GPU quota" not in fetched.stdout  # fetching spends none
+    again = kaggle.kaggle_run("--list")
+    assert str(run.relative_to(kaggle.cwd)) in again.stdout  # where it came home
+
+
+def test_fetch_and_list_say_what_they_cannot_do(kaggle):
+    listed = kaggle.kaggle_run("--list")
+    assert listed.returncode == 0 and "no kernel pushed from here yet" in listed.stdout
+    message = one_line_error(kaggle.kaggle_run("--fetch", "tester/digit-harness-00000000"))
+    assert "no such kernel (404)" in message and "LIST=1" in message
+    calls = len(kaggle.stub.calls)
+    message = one_line_error(kaggle.kaggle_run("--fetch", "someone/a-notebook"))
+    assert "not a kernel of this project" in message and "digit-harness-" in message
+    assert "model=cnn" in one_line_error(kaggle.kaggle_run("--fetch", "digit-harness-1",
+                                                           "model=cnn"))
+    assert len(kaggle.stub.calls) == calls  # refused before asking Kaggle
     assert kaggle.left_behind() == []
+
+
+@pytest.mark.parametrize("name, kernel", [
+    ("tester/digit-harness-0a1b2c3d", ("tester", "digit-harness-0a1b2c3d")),
+    ("tester/digit-harness-0a1b2c3d/4", ("tester", "digit-harness-0a1b2c3d")),
+    ("digit-harness-0a1b2c3d", ("me", "digit-harness-0a1b2c3d")),
+    (URL + "digit-harness-0a1b2c3d/", ("tester", "digit-harness-0a1b2c3d")),
+])
+def test_fetch_names_a_kernel_as_people_copy_it(name, kernel):
+    from src.kaggle_run import _kernel_named
+
+    found = _kernel_named(name, "me", "digit-harness")
+    assert (found.owner, found.slug) == kernel
+
+
+@pytest.mark.parametrize("name, words", [
+    ("https://www.kaggle.com/competitions/digit-recognizer", "expected <user>/<slug>"),
+    ("a/b/c/d", "expected <user>/<slug>"),
+    ("tester/my-notebook", "not a kernel of this project"),
+])
+def test_fetch_refuses_what_is_no_kernel_of_this_project(name, words):
+    from src.kaggle_run import _kernel_named
+
+    with pytest.raises(ConfigError, match=words):
+        _kernel_named(name, "me", "digit-harness")

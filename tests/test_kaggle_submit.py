@@ -130,8 +130,8 @@ def test_wait_records_the_score_and_prints_it_beside_the_holdout(world, fake_tim
     gap = f"{float(expected) - 0.5:+.5f}"
     assert f"public score {expected}, holdout 0.50000, gap {gap}" in result.stdout
     [row] = world.ledger_rows()
-    assert (row["kaggle_ref"], row["status"], row["public_score"]) == ("1000", "complete",
-                                                                      expected)
+    assert (row["kaggle_ref"], row["status"], row["public_score"]) == (
+        str(world.stub.first_ref), "complete", expected)
     assert world.stub.calls.count("POST GetSubmission") == 3  # 404, PENDING, COMPLETE
     assert fake_time.sleeps == [5, 5]  # kaggle.poll_interval between the polls
 
@@ -140,10 +140,10 @@ def test_a_scoring_error_is_a_ledger_status_with_kaggles_reason(world, fake_time
     world.stub.scoring_error = "Submission contains 3 rows with a missing Label"
     message = one_line_error(world.submit("--file", str(world.a_submission()), "--wait",
                                           POLL))
-    assert "could not score sub.csv (ref 1000)" in message
+    assert f"could not score sub.csv (ref {world.stub.first_ref})" in message
     assert "3 rows with a missing Label" in message
     [row] = world.ledger_rows()
-    assert row["kaggle_ref"] == "1000"
+    assert row["kaggle_ref"] == str(world.stub.first_ref)
     assert row["status"] == "error: Submission contains 3 rows with a missing Label"
     assert world.scores().returncode == 0  # Kaggle's list tells the same, reason and all
     assert world.ledger_rows()[0]["status"] == row["status"]
@@ -156,7 +156,7 @@ def test_wait_stops_at_its_bound_and_the_submission_stands(world, fake_time):
                                           "kaggle.wait_timeout=1"))
     assert "within 1 s (kaggle.wait_timeout)" in message and "make scores" in message
     [row] = world.ledger_rows()
-    assert (row["kaggle_ref"], row["status"]) == ("1000", "submitted")
+    assert (row["kaggle_ref"], row["status"]) == (str(world.stub.first_ref), "submitted")
     assert world.stub.calls.count("POST GetSubmission") == 1  # no poll past the bound
     assert fake_time.sleeps == []  # nor a wait for one
     assert "already submitted" in one_line_error(world.submit("--file", str(sub)))
@@ -175,9 +175,10 @@ def test_ctrl_c_stops_the_waiting_not_the_submission(world):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     [line] = [x for x in stderr.splitlines() if x.strip()]
-    assert line.startswith("stopped waiting") and "stays submitted (ref 1000)" in line
+    assert line.startswith("stopped waiting")
+    assert f"stays submitted (ref {world.stub.first_ref})" in line
     [row] = world.ledger_rows()
-    assert (row["kaggle_ref"], row["status"]) == ("1000", "submitted")
+    assert (row["kaggle_ref"], row["status"]) == (str(world.stub.first_ref), "submitted")
     assert len(world.stub.submissions) == 1
 
 
@@ -185,9 +186,10 @@ def test_a_failing_poll_is_one_line_and_the_submission_stands(world, fake_time):
     world.stub.fail("GetSubmission", 500, times=10)
     message = one_line_error(world.submit("--file", str(world.a_submission()), "--wait",
                                           POLL, "kaggle.retries=1"))
-    assert "server error 500" in message and "stays submitted (ref 1000)" in message
+    assert "server error 500" in message
+    assert f"stays submitted (ref {world.stub.first_ref})" in message
     [row] = world.ledger_rows()
-    assert (row["kaggle_ref"], row["status"]) == ("1000", "submitted")
+    assert (row["kaggle_ref"], row["status"]) == (str(world.stub.first_ref), "submitted")
 
 
 def test_polling_faster_than_the_client_allows_is_refused_before_sending(world):
@@ -211,7 +213,8 @@ def test_leaderboard_shows_the_top_your_rank_and_the_best_holdout(world):
         assert world.submit("--file", str(sub)).returncode == 0
     assert world.scores().returncode == 0
     public, best = (world.stub.score(s.read_bytes())[1] for s in (measured, other))
-    best_ref, best = max(((1000, public), (1001, best)), key=lambda x: float(x[1]))
+    first = world.stub.first_ref
+    best_ref, best = max(((first, public), (first + 1, best)), key=lambda x: float(x[1]))
 
     # pages of two: the team is found on the third page, and no page is read after it
     result = world.leaderboard("kaggle.leaderboard.top=2", "kaggle.leaderboard.page_size=2")
@@ -265,7 +268,7 @@ def test_two_concurrent_submits_of_the_same_file_send_it_once(world):
     assert "already running" in message and "make submit" in message and "pid" in message
     assert len(world.stub.submissions) == 1
     [row] = world.ledger_rows()
-    assert row["kaggle_ref"] == "1000"
+    assert row["kaggle_ref"] == str(world.stub.first_ref)
 
 
 def test_a_held_ledger_is_one_line_for_submit_and_scores(world):
@@ -287,10 +290,10 @@ def test_a_submit_killed_after_sending_blocks_a_resend_until_scores_finds_it(wor
 
     result = world.scores()
     assert result.returncode == 0, result.stderr
-    assert "Kaggle has it, as ref 1000" in result.stdout
+    assert f"Kaggle has it, as ref {world.stub.first_ref}" in result.stdout
     [row] = world.ledger_rows()
-    assert (row["status"], row["kaggle_ref"]) == ("complete", "1000")
-    assert "Kaggle ref 1000" in one_line_error(world.submit("--file", str(sub)))
+    assert (row["status"], row["kaggle_ref"]) == ("complete", str(world.stub.first_ref))
+    assert f"Kaggle ref {world.stub.first_ref}" in one_line_error(world.submit("--file", str(sub)))
     assert len(world.stub.submissions) == 1
 
 
@@ -310,4 +313,4 @@ def test_a_sending_row_kaggle_never_received_becomes_not_sent(world):
     assert result.returncode == 0, result.stderr
     assert len(world.stub.submissions) == 1
     assert [(r["status"], r["kaggle_ref"]) for r in world.ledger_rows()] == [
-        ("not sent", ""), ("submitted", "1000")]
+        ("not sent", ""), ("submitted", str(world.stub.first_ref))]

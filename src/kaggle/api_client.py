@@ -254,6 +254,8 @@ ANSWERS = {
     (ACCOUNT, 403): (False, "could not {what}: Kaggle refused this account (403: {detail})"),
     (QUOTA, 403): (False, "could not {what}: Kaggle refused this account (403: {detail}); GPU "
                           "sessions need a verified account (a phone number)"),
+    (KERNEL, 404): (False, "could not {what}: no such kernel (404); make kaggle-run LIST=1 "
+                           "lists those pushed from here"),
     ("*", 429): (True, "could not {what}: rate limited by Kaggle (429); wait and retry"),
 }
 

@@ -27,7 +27,7 @@ from src.utils.atomic_io import write_text
 
 
 def place(staging: Path, kernel: Kernel, overrides: list[str], target: Path, local: dict,
-          test_rows: int, git: dict, session_seconds: float) -> tuple[RunDir, Path]:
+          test_rows: int, git: dict, session_seconds: float | None) -> tuple[RunDir, Path]:
     """Move the run in `staging` (what the kernel wrote) to `target` and its submission into
     local["submission_dir"]; return both. `local` holds this machine's data_dir, cache and
     submission_dir, which replace the session's in the run's config; `git` is the state of
@@ -43,7 +43,8 @@ def place(staging: Path, kernel: Kernel, overrides: list[str], target: Path, loc
         raise _lost(kernel, f"test predictions of shape ({test_rows}, 10) in {layout.TEST_PROBA}")
 
     session = {"data_dir": run.config()["data"]["dir"], "submission": metrics["submission"],
-               "seconds": round(session_seconds, 1)}  # push to end, as often as polled
+               # push to end, as often as polled; None for a session fetched later
+               "seconds": None if session_seconds is None else round(session_seconds, 1)}
     _localise_config(run, local)
     write_text(run.path / layout.OVERRIDES, yaml.safe_dump(list(overrides)))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,14 @@ def place(staging: Path, kernel: Kernel, overrides: list[str], target: Path, loc
         submission.unlink(missing_ok=True)
         raise
     return RunDir(target), submission
+
+
+def recorded_overrides(staging: Path, kernel: Kernel) -> list[str]:
+    """The overrides the session's run recorded (the job's and the session's paths)."""
+    overrides = RunDir(staging / RUN_DIR).overrides()
+    if overrides is None:
+        raise _lost(kernel, f"a run ({RUN_DIR}/{layout.OVERRIDES})")
+    return overrides
 
 
 def _read_metrics(run: RunDir, kernel: Kernel) -> dict:

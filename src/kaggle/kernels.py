@@ -29,6 +29,11 @@ class Kernel:
     version: int | None = None
 
     @property
+    def id(self) -> str:
+        """owner/slug: the kernel, whatever its version (kernel-metadata.json's `id`)."""
+        return f"{self.owner}/{self.slug}"
+
+    @property
     def ref(self) -> str:
         """owner/slug[/version], as the client's kernel calls take it."""
         base = f"{self.owner}/{self.slug}"

@@ -63,17 +63,18 @@ def read(path: str | Path) -> list[dict]:
     return [row for row in rows if None not in row.values() and None not in row]
 
 
-def append(path: str | Path, row: dict) -> None:
+def append(path: str | Path, row: dict, columns: list[str] = COLUMNS) -> None:
+    """One row at the end of the CSV at `path` (made with a header of `columns` if new)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
         writer.writeheader()
     elif _last_byte(path) != b"\n":
         buffer.write("\n")  # end a row torn by a crash, so this one starts on its own line
-    writer.writerow({column: row.get(column, "") for column in COLUMNS})
+    writer.writerow({column: row.get(column, "") for column in columns})
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, buffer.getvalue().encode("utf-8"))
