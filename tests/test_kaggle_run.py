@@ -294,6 +294,16 @@ def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
     again = kaggle.kaggle_run("--list")
     assert str(run.relative_to(kaggle.cwd)) in again.stdout  # where it came home
 
+    # the same job run straight through comes home as the same run and submission
+    assert kaggle.kaggle_run("model=logreg").returncode == 0
+    direct = next(r for r in kaggle.runs() if r != run)
+    files = [sorted(p.relative_to(r).as_posix() for p in r.rglob("*")) for r in (run, direct)]
+    assert files[0] == files[1]
+    np.testing.assert_array_equal(np.load(run / "test_proba.npy"),
+                                  np.load(direct / "test_proba.npy"))
+    sent = [json.loads((r / "metrics.json").read_text())["submission"] for r in (run, direct)]
+    assert (kaggle.cwd / sent[0]).read_bytes() == (kaggle.cwd / sent[1]).read_bytes()
+
 
 def test_fetch_and_list_say_what_they_cannot_do(kaggle):
     listed = kaggle.kaggle_run("--list")
