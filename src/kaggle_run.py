@@ -75,22 +75,25 @@ def main(argv: list[str]) -> int:
         return _list(client, settings["kernel"]["record"], cfg.kaggle.run_dirs)
     if fetch:
         kernel = _kernel_named(fetch, owner, settings["kernel"]["slug_prefix"])
+        home = _fetched_runs(cfg.kaggle.run_dirs).get(kernel.id)
+        if home:
+            raise ConfigError(f"kernel {kernel.id} came home already, as {home}: remove that "
+                              "run dir to fetch it again")
         jobs = [Job(0, None, Path(cfg.kaggle.kernel.run_dir), kernel=kernel,
                     pushed_at=time.monotonic(), state="")]
     quota = not fetch and (settings["kernel"]["gpu"] or settings["kernel"]["accelerator"])
     if quota:
         quota = _print_quota(client, "before")  # unreadable once: not asked again
     local = {"data_dir": cfg.data.dir, "cache": cfg.data.cache,
-             "submission_dir": cfg.submission.dir}
+             "submission_dir": cfg.submission.dir, "overrides": overrides}
     try:
         _run_all(client, owner, jobs, settings, local)
     except KeyboardInterrupt:
         going = [j.kernel for j in jobs if j.kernel and j.state not in kernels.ENDED
                  and j.run is None and j.error is None]
-        print("\nstopped waiting; still on Kaggle (they go on and spend quota until they end; "
-              "the command brings each home once it has): "
-              + (", ".join(f"{_fetch_command(k)} ({k.url})" for k in going) or "none"),
-              file=sys.stderr)
+        print("\nstopped waiting; still on Kaggle, spending quota until they end: "
+              + (", ".join(f"{k.url} (bring it home later: {_fetch_command(k)})"
+                           for k in going) or "none"), file=sys.stderr)
         return 130
     if quota:
         _print_quota(client, "after")
@@ -321,8 +324,10 @@ def _finish(client, job: Job, settings: dict, local: dict, git: dict) -> None:
             except KaggleError as err:
                 raise KaggleError(f"{err}: nothing was kept; the output stays on "
                                   f"{job.kernel.url}") from None
-            if job.overrides is None:
+            if job.overrides is None:  # a FETCH: its run dir is named once its model is known
                 job.overrides = _pushed_overrides(staging, job.kernel, kernel_settings)
+                job.target = Path(command_config.load(
+                    [*local["overrides"], *job.overrides]).kaggle.kernel.run_dir)
             job.run, job.submission = kernel_output.place(
                 staging, job.kernel, job.overrides, job.target, local,
                 settings["test_rows"], git, job.session_seconds)

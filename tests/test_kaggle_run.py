@@ -274,7 +274,7 @@ def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
     assert "stopped waiting" in err and URL + "digit-harness-" in err
     assert "Traceback" not in err
     assert not kaggle.runs() and not list(kaggle.subs.glob("*.csv"))
-    kernel = re.search(r"make kaggle-run FETCH=(\S+)", err).group(1)
+    kernel = re.search(r"make kaggle-run FETCH=([\w/-]+)", err).group(1)
     assert kernel == kaggle.stub.kernels.pushes[0]["slug"]
 
     listed = kaggle.kaggle_run("--list")
@@ -288,11 +288,14 @@ def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
     [run] = kaggle.runs()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["overrides"] == ["model=logreg"] and metrics["kaggle"]["kernel"] == kernel
+    assert run.name.endswith("_logreg_kaggle")  # named for the model it fetched
     assert metrics["kaggle"]["session"]["seconds"] is None  # nobody timed it
     assert [p.name for p in kaggle.subs.glob("*.csv")] == [Path(metrics["submission"]).name]
     assert "GPU quota" not in fetched.stdout  # fetching spends none
     again = kaggle.kaggle_run("--list")
     assert str(run.relative_to(kaggle.cwd)) in again.stdout  # where it came home
+    twice = one_line_error(kaggle.kaggle_run("--fetch", kernel))  # one run, one submission
+    assert "came home already" in twice and str(run.relative_to(kaggle.cwd)) in twice
 
     # the same job run straight through comes home as the same run and submission
     assert kaggle.kaggle_run("model=logreg").returncode == 0
