@@ -46,7 +46,8 @@ from src.config import command_config
 from src.utils.atomic_io import write_text
 from src.utils.errors import ConfigError, exit_on_error
 
-PLAN = {
+# What each size of the bench runs (`--quick`, or the full one): models, splits, members...
+SCOPE = {
     "quick": {"models": ["logreg", "svm", "nn", "lenet"], "splits": ["holdout"],
               "cnn": ["trainer.epochs=2"], "seed_epochs": 1, "members": 0, "folds": None,
               "sweeps": False, "equal_time": 60, "speed": {"rounds": 1, "pairs": 1,
@@ -78,18 +79,18 @@ def main() -> None:
                         "into the doc in place of their old text")
     args = parser.parse_args()
     mode = "quick" if args.quick else "full"
-    plan = dict(PLAN[mode])
+    scope = dict(SCOPE[mode])
     listed = dict(command_config.load([], name="bench").ensemble.members)
     if args.members is not None:
         if not 0 <= args.members <= len(listed):
             raise ConfigError(f"--members {args.members}: conf/bench.yaml lists {len(listed)} "
                               "ensemble members; give 0 to that many")
-        plan["members"] = args.members
-    if plan["members"] is None:
-        plan["members"] = len(listed)
-    plan["ensemble"] = {name: list(o) for name, o in list(listed.items())[:plan["members"]]}
+        scope["members"] = args.members
+    if scope["members"] is None:
+        scope["members"] = len(listed)
+    scope["ensemble"] = {name: list(o) for name, o in list(listed.items())[:scope["members"]]}
     if args.folds is not None:
-        plan["folds"] = args.folds or None
+        scope["folds"] = args.folds or None
     out = Path(args.out or ("bench-quick" if args.quick else "bench"))
     doc = Path(args.doc or (out / "benchmarks.md" if args.quick else "docs/benchmarks.md"))
     results = command_config.load([], name="archive").results
@@ -102,33 +103,33 @@ def main() -> None:
             raise SystemExit(f"error: --sections {','.join(unknown)}: not one of "
                              f"{','.join(PARTIAL)}")
         text = doc.read_text() if doc.is_file() else render_header(mode, "")
-        if "ensembles" in names and plan["members"] < 2:
+        if "ensembles" in names and scope["members"] < 2:
             raise SystemExit("error: --sections ensembles needs --members 2 or more")
         for name in names:
-            text = splice(text, name, SECTION[name](bench, plan))
+            text = splice(text, name, SECTION[name](bench, scope))
         write_text(doc, text)
         print(f"bench: replaced {', '.join(names)} in {doc}")
         return
 
     rows = []
-    for model in plan["models"]:
-        for split in plan["splits"]:
+    for model in scope["models"]:
+        for split in scope["splits"]:
             rows.append(bench.model_row(model, split))
-    cnn = bench.run("cnn-holdout", ["model=cnn", *plan["cnn"]])
+    cnn = bench.run("cnn-holdout", ["model=cnn", *scope["cnn"]])
     lenet = bench.run("lenet-holdout", ["model=lenet"])
-    seed = bench.seed_lenet(plan["seed_epochs"])
+    seed = bench.seed_lenet(scope["seed_epochs"])
     sections = [
         render_models(rows),
         render_time_to_accuracy(lenet, cnn, seed),
         render_svm(bench.model_row("svm", "holdout"), bench.seed_svc_fit()),
         render_loading(time_loading(bench.data_dir)),
-        render_predict(bench.predict_vs_retrain(["model=cnn", *plan["cnn"]]), cnn),
+        render_predict(bench.predict_vs_retrain(["model=cnn", *scope["cnn"]]), cnn),
         render_memory(cnn, bench.run("cnn-full", ["model=cnn", "data.holdout=0"])
                       if mode == "full" else None, seed),
     ]
-    wanted = {"speed": True, "public": True, "ensembles": plan["members"] >= 2,
-              "sweeps": plan["sweeps"]}
-    sections += [mark(name, SECTION[name](bench, plan)) for name in PARTIAL if wanted[name]]
+    wanted = {"speed": True, "public": True, "ensembles": scope["members"] >= 2,
+              "sweeps": scope["sweeps"]}
+    sections += [mark(name, SECTION[name](bench, scope)) for name in PARTIAL if wanted[name]]
     plot = doc.parent / ("bench_time_to_accuracy.png" if mode == "full"
                          else "time_to_accuracy.png")
     plot_time_to_accuracy({"ours: model=lenet": lenet["history"],

@@ -30,8 +30,7 @@ from src.runs.run_dir import RunDir
 from src.submissions import submission_csv
 from src.sweeps import pruning
 from src.tracking import mlflow_store, run_tracker
-from src.training import plan as planning
-from src.training import threads
+from src.training import threads, validation
 from src.training.fitting import Fit, fit_split
 from src.training.provenance import git_state, peak_memory_mb
 from src.utils import machine
@@ -94,62 +93,62 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
     np.random.seed(cfg.seed)
     train_set = dataset.load_train(cfg.data.dir, cfg.data.cache)
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
-    plan = planning.plan(cfg.data, train_set)  # holdout | all rows | k folds
-    log.info("data: %s", plan.describe(len(test_set)))
+    scheme = validation.scheme(cfg.data, train_set)  # holdout | all rows | k folds
+    log.info("data: %s", scheme.describe(len(test_set)))
     # the first model's epochs go to a search's trial (pruning) and to the tracker
     listeners = [tracker.epoch, *filter(None, [pruning.epoch_reporter()])]
     fits = [fit_split(cfg, split, test_set, run, listeners if i == 0 else [])
-            for i, split in enumerate(plan.splits)]
+            for i, split in enumerate(scheme.splits)]
 
     test_proba = np.mean([f.test_proba for f in fits], axis=0)  # the K models' mean probability
-    holdout_accuracy = _holdout_accuracy(plan, fits)
+    holdout_accuracy = _holdout_accuracy(scheme, fits)
     run.write_test_proba(test_proba)
     run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
-    if plan.mode == planning.HOLDOUT:  # for ensembles: members' agreement on the same rows
-        run.write_holdout(fits[0].holdout_proba, plan.splits[0].holdout.labels)
-    oof = _out_of_fold(plan, fits) if plan.mode == planning.K_FOLDS else None
+    if scheme.mode == validation.HOLDOUT:  # for ensembles: members' agreement on the same rows
+        run.write_holdout(fits[0].holdout_proba, scheme.splits[0].holdout.labels)
+    oof = _out_of_fold(scheme, fits) if scheme.mode == validation.K_FOLDS else None
     if oof is not None:
         run.write_oof_proba(oof)
     sub_path = submission_csv.write(submission_csv.build(test_proba.argmax(axis=1)),
-                                    cfg.submission.dir, _submission_stem(cfg, plan,
+                                    cfg.submission.dir, _submission_stem(cfg, scheme,
                                                                          holdout_accuracy),
                                     len(test_set))
-    metrics = _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_path)
+    metrics = _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_path)
     if cfg.figures:
-        _figures(run, plan.splits[0], fits[0], test_set, test_proba)
+        _figures(run, scheme.splits[0], fits[0], test_set, test_proba)
     run.write_metrics(metrics)
-    _log_result(plan, metrics, run, sub_path)
+    _log_result(scheme, metrics, run, sub_path)
     tracker.finish(metrics, run, sub_path)  # after the run's own files: they never wait on it
     return holdout_accuracy
 
 
-def _holdout_accuracy(plan: planning.Plan, fits: list[Fit]) -> float | None:
+def _holdout_accuracy(scheme: validation.Scheme, fits: list[Fit]) -> float | None:
     """The holdout's accuracy; k folds: the mean of the folds' (every row scored once)."""
-    if plan.mode == planning.ALL_ROWS:
+    if scheme.mode == validation.ALL_ROWS:
         return None
     return float(np.mean([f.holdout_accuracy for f in fits]))
 
 
-def _out_of_fold(plan: planning.Plan, fits: list[Fit]) -> np.ndarray:
-    oof = np.zeros((plan.labelled, fits[0].test_proba.shape[1]), dtype=np.float32)
-    for split, fit in zip(plan.splits, fits, strict=True):
+def _out_of_fold(scheme: validation.Scheme, fits: list[Fit]) -> np.ndarray:
+    oof = np.zeros((scheme.labelled, fits[0].test_proba.shape[1]), dtype=np.float32)
+    for split, fit in zip(scheme.splits, fits, strict=True):
         oof[split.held_rows] = fit.holdout_proba
     return oof
 
 
-def _submission_stem(cfg, plan: planning.Plan, holdout_accuracy: float | None) -> str:
+def _submission_stem(cfg, scheme: validation.Scheme, holdout_accuracy: float | None) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    score = {planning.HOLDOUT: f"holdout{holdout_accuracy or 0:.5f}", planning.ALL_ROWS: "full",
-             planning.K_FOLDS: f"cv{len(plan.splits)}-{holdout_accuracy or 0:.5f}"}[plan.mode]
+    score = {validation.HOLDOUT: f"holdout{holdout_accuracy or 0:.5f}", validation.ALL_ROWS: "full",
+             validation.K_FOLDS: f"cv{len(scheme.splits)}-{holdout_accuracy or 0:.5f}"}[scheme.mode]
     return f"{stamp}_{cfg.model.name}_{score}"
 
 
-def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_path) -> dict:
+def _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_path) -> dict:
     """What the run measured, true in every mode: `rows` counts distinct labelled rows (k
     folds: every row was fit by K-1 models and held out by one); `models` has each one's."""
-    first = plan.splits[0]
-    if plan.mode == planning.K_FOLDS:
-        rows = {"fit": plan.labelled, "holdout": plan.labelled, "test": len(test_set)}
+    first = scheme.splits[0]
+    if scheme.mode == validation.K_FOLDS:
+        rows = {"fit": scheme.labelled, "holdout": scheme.labelled, "test": len(test_set)}
     else:
         rows = {"fit": len(first.fit), "holdout": 0 if first.holdout is None
                 else len(first.holdout), "test": len(test_set)}
@@ -157,7 +156,7 @@ def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_pa
         "model": cfg.model.name,
         "holdout_accuracy": holdout_accuracy,
         "train_accuracy": float(np.mean([f.train_accuracy for f in fits])),
-        "split": plan.split_record(cfg.data),
+        "split": scheme.split_record(cfg.data),
         # which images: archived predictions join others only on the same test set
         "data": {"train": train_set.fingerprint(), "test": test_set.fingerprint()},
         "rows": rows,
@@ -174,7 +173,7 @@ def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_pa
         "overrides": list(HydraConfig.get().overrides.task),
         "submission": str(sub_path),
     }
-    if plan.mode == planning.K_FOLDS:
+    if scheme.mode == validation.K_FOLDS:
         fold_accuracy = [f.holdout_accuracy for f in fits]
         metrics["cv"] = {
             "folds": len(fits), "fold_accuracy": fold_accuracy, "mean": holdout_accuracy,
@@ -184,7 +183,7 @@ def _metrics(cfg, plan, fits, oof, train_set, test_set, holdout_accuracy, sub_pa
     return metrics
 
 
-def _log_result(plan, metrics: dict, run: RunDir, sub_path: Path) -> None:
+def _log_result(scheme, metrics: dict, run: RunDir, sub_path: Path) -> None:
     if "cv" in metrics:
         cv = metrics["cv"]
         log.info("cross-validation: fold accuracy %.5f +/- %.5f over %d folds (%s)",
@@ -195,16 +194,16 @@ def _log_result(plan, metrics: dict, run: RunDir, sub_path: Path) -> None:
     log.info("fit %.1f s (%s), predict %.1f s, peak memory %.0f MB, run dir %s",
              metrics["fit_seconds"], machine.label(metrics["fit_load"]),
              metrics["predict_seconds"], metrics["peak_memory_mb"], run)
-    if plan.mode == planning.K_FOLDS:
+    if scheme.mode == validation.K_FOLDS:
         log.info("submission %s  mean fold accuracy %.5f", sub_path, metrics["holdout_accuracy"])
-    elif plan.mode == planning.HOLDOUT:
+    elif scheme.mode == validation.HOLDOUT:
         log.info("submission %s  holdout accuracy %.5f", sub_path, metrics["holdout_accuracy"])
     else:
         log.info("submission %s  holdout accuracy: none (data.holdout=0, fit on all rows)",
                  sub_path)
 
 
-def _figures(run: RunDir, split: planning.Split, fit: Fit, test_set, test_proba) -> None:
+def _figures(run: RunDir, split: validation.Split, fit: Fit, test_set, test_proba) -> None:
     """The run's pictures (src/views/figures.py); a figure that fails costs a warning, not
     the run."""
     try:

@@ -17,7 +17,7 @@ from src.models import input_pipeline
 from src.models.input_pipeline import augmenter
 from src.models.keras_classifier import TTA_SHIFTS, KerasClassifier
 from src.models.progress import duration, seconds_left
-from src.models.training_clock import TrainingClock, cosine_with_warmup
+from src.models.training_schedule import TrainingSchedule, cosine_with_warmup
 from tests.helpers import KERAS, compose_with, digit_images, train
 
 
@@ -34,10 +34,10 @@ def digits():
 
 @pytest.fixture
 def fake_clock(monkeypatch):
-    """TrainingClock's wall clock, one second further at every reading: a real fit, timed by
+    """TrainingSchedule's wall clock, one second further at every reading: a real fit, timed by
     its batches and epochs rather than by the machine."""
     ticks = iter(range(10**9))
-    monkeypatch.setattr(TrainingClock, "clock", staticmethod(lambda: float(next(ticks))))
+    monkeypatch.setattr(TrainingSchedule, "clock", staticmethod(lambda: float(next(ticks))))
 
 
 def test_a_time_budget_stops_training_within_a_batch_of_it(digits, fake_clock):
@@ -45,7 +45,7 @@ def test_a_time_budget_stops_training_within_a_batch_of_it(digits, fake_clock):
     budget = 40.0
     model = classifier(epochs=100000, batch_size=8, time_budget=budget,
                        schedule="constant").fit(X, y)
-    clock = model.clock_
+    clock = model.schedule_
     assert model.stopped_early_ and clock.out_of_time
     # at the first batch end past the budget, mid-epoch, not at the end of the epoch
     assert budget <= clock.stopped_at <= budget + max(clock.batch_seconds)
@@ -58,7 +58,7 @@ def test_a_cosine_run_shortened_by_its_time_budget_still_anneals(digits, fake_cl
     budget, peak = 6 * 27 + 10, 3e-3  # 6 whole epochs of fake time, and part of a 7th
     model = classifier(epochs=100000, batch_size=8, time_budget=budget, lr=peak,
                        schedule="cosine").fit(X, y)
-    clock = model.clock_
+    clock = model.schedule_
     # the plan shrank to the 6 epochs that fit, and training ended there, annealed, before
     # the budget: not at the peak it would still be at for a 100000-epoch plan
     assert clock.planned_epochs == 6 and len(clock.elapsed) == 6 and not clock.out_of_time
@@ -69,17 +69,17 @@ def test_a_cosine_run_shortened_by_its_time_budget_still_anneals(digits, fake_cl
 class _FakeModel:
     stop_training = False
 
-    class optimizer:  # noqa: N801  the attribute TrainingClock sets
+    class optimizer:  # noqa: N801  the attribute TrainingSchedule sets
         learning_rate = None
 
 
 def _run_clock(monkeypatch, epoch_seconds, epochs=10, budget=100.0):
-    """Drive a TrainingClock through epochs of 2 batches taking the given wall times."""
+    """Drive a TrainingSchedule through epochs of 2 batches taking the given wall times."""
     now = [0.0]
-    monkeypatch.setattr(TrainingClock, "clock", staticmethod(lambda: now[0]))
+    monkeypatch.setattr(TrainingSchedule, "clock", staticmethod(lambda: now[0]))
     trainer = {"lr": 1.0, "schedule": "cosine", "warmup_epochs": 0, "decay": 1.0,
                "time_budget": budget, "epochs": epochs}
-    clock = TrainingClock(trainer, steps_per_epoch=2)
+    clock = TrainingSchedule(trainer, steps_per_epoch=2)
     clock.set_model(_FakeModel())
     clock.on_train_begin()
     plans = []
@@ -268,12 +268,12 @@ def test_the_time_left_is_the_planned_epochs_at_the_pace_after_the_first():
 def test_the_exponential_schedule_decays_once_an_epoch():
     trainer = {"lr": 1e-3, "schedule": "exponential", "decay": 0.95, "warmup_epochs": 0,
                "time_budget": None, "epochs": 45}
-    clock = TrainingClock(trainer, steps_per_epoch=10)
+    clock = TrainingSchedule(trainer, steps_per_epoch=10)
     assert clock.learning_rate(0) == clock.learning_rate(9) == pytest.approx(1e-3)
     assert clock.learning_rate(10) == pytest.approx(0.95e-3)
     assert clock.learning_rate(445) == pytest.approx(1e-3 * 0.95 ** 44)
     # a warm-up epoch first rises from lr/10, then the decay goes on from epoch 1
-    clock = TrainingClock({**trainer, "warmup_epochs": 1}, steps_per_epoch=10)
+    clock = TrainingSchedule({**trainer, "warmup_epochs": 1}, steps_per_epoch=10)
     assert clock.learning_rate(0) == pytest.approx(1e-4) and clock.learning_rate(5) < 1e-3
     assert clock.learning_rate(10) == pytest.approx(0.95e-3)
 

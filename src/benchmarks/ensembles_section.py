@@ -10,10 +10,10 @@ from src.benchmarks.cells import epochs_cell, finished_on, provenance, timed_cel
 from src.benchmarks.runner import Bench
 
 
-def section_ensembles(bench: Bench, plan: dict) -> str:
-    result = bench.ensemble(plan["ensemble"])
+def section_ensembles(bench: Bench, scope: dict) -> str:
+    result = bench.ensemble(scope["ensemble"])
     record = Path(result["record"])
-    folds = plan["folds"]
+    folds = scope["folds"]
     lines = ["## Single CNNs and an ensemble of them", "",
              f"The ensemble was made {finished_on(record)}; its members "
              f"{provenance(result['members'])}.", "",

@@ -16,11 +16,11 @@ from src.benchmarks.cells import (
 from src.benchmarks.runner import PUBLIC, Bench
 
 
-def section_public(bench: Bench, plan: dict) -> str:
-    speed = bench.speed(plan["speed"])["compared"]
+def section_public(bench: Bench, scope: dict) -> str:
+    speed = bench.speed(scope["speed"])["compared"]
     ours_ips = statistics.median(speed["baseline"]["images_per_s"])
     public = speed[f"model={PUBLIC}"]
-    budget = plan["equal_time"]
+    budget = scope["equal_time"]
     runs = {name: bench.run(f"equal-time-{name}", [f"model={name}",
                                                    f"trainer.time_budget={budget}"])
             for name in ("cnn", PUBLIC)}

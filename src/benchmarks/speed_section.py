@@ -10,8 +10,8 @@ from src.benchmarks.runner import Bench
 from src.utils import machine as this_machine
 
 
-def section_speed(bench: Bench, plan: dict) -> str:
-    speed = bench.speed(plan["speed"])
+def section_speed(bench: Bench, scope: dict) -> str:
+    speed = bench.speed(scope["speed"])
     compared, peaks = speed["compared"], speed["peak_gflops"]
     peak = max(p["gflops"] for p in peaks)
     base = compared["baseline"]

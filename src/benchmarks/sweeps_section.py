@@ -34,6 +34,6 @@ def render_sweeps(sweeps: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def section_sweeps(bench: Bench, plan: dict) -> str:
+def section_sweeps(bench: Bench, scope: dict) -> str:
     return render_sweeps({name: bench.sweep(name, extra)
                           for name, extra in SWEEP_LAUNCHERS.items()})

@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval
 from src.models import batch_norm, compute, contract, input_pipeline
 from src.models.contract import RunnerModel
 from src.models.progress import EpochProgress
-from src.models.training_clock import TrainingClock
+from src.models.training_schedule import TrainingSchedule
 
 log = logging.getLogger(__name__)
 # Test-time augmentation's views: the image itself and its 1-pixel shifts (a digit's blank
@@ -104,7 +104,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
                 inputs = keras.Input(input_pipeline.IMAGE_SHAPE)
                 trained = keras.Model(inputs, self.model_(in_model(inputs)), name="augmented")
             trained.compile(
-                optimizer=keras.optimizers.Adam(  # TrainingClock sets the rate each batch
+                optimizer=keras.optimizers.Adam(  # TrainingSchedule sets the rate each batch
                     t["lr"], use_ema=t["ema"] is not None, ema_momentum=t["ema"] or 0.99),
                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=t["label_smoothing"]),
                 metrics=["accuracy"],
@@ -114,8 +114,8 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         validation = None
         if validation_data is not None:
             validation = input_pipeline.dataset(*validation_data, t, self.seed, training=False)
-        clock = TrainingClock(t, steps_per_epoch)
-        callbacks = [clock, EpochProgress(clock)]  # the clock first: the line reads it
+        schedule = TrainingSchedule(t, steps_per_epoch)
+        callbacks = [schedule, EpochProgress(schedule)]  # the schedule first: the line reads it
         clean = self._recalibration_images(X)
         if clean is not None and validation is not None:
             callbacks.append(batch_norm.BeforeEachScore(self.model_, clean))
@@ -146,9 +146,9 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
                 log.info("batch norm: %d layers' statistics measured again on %d clean "
                          "training images (trainer.bn_recalibration)", done, len(clean))
         self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-        self.history_["seconds"] = clock.elapsed  # wall time at the end of each epoch
-        self.stopped_early_ = clock.out_of_time or len(clock.elapsed) < t["epochs"]
-        self.clock_ = clock
+        self.history_["seconds"] = schedule.elapsed  # wall time at the end of each epoch
+        self.stopped_early_ = schedule.out_of_time or len(schedule.elapsed) < t["epochs"]
+        self.schedule_ = schedule
         return self
 
     def _recalibration_images(self, X) -> np.ndarray | None:

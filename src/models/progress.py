@@ -11,7 +11,7 @@ import logging
 
 import keras
 
-from src.models.training_clock import TrainingClock
+from src.models.training_schedule import TrainingSchedule
 
 log = logging.getLogger(__name__)
 SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -38,17 +38,17 @@ def seconds_left(elapsed: list[float], planned_epochs: int,
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Logs each epoch's line from the `TrainingClock`'s record (which must run first)."""
+    """Logs each epoch's line from the `TrainingSchedule`'s record (which must run first)."""
 
-    def __init__(self, clock: TrainingClock):
+    def __init__(self, schedule: TrainingSchedule):
         super().__init__()
-        self.clock = clock
+        self.schedule = schedule
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        clock = self.clock
+        schedule = self.schedule
         metrics = "  ".join(f"{key} {logs[key]:.4f}" for key in SHOWN if key in logs)
-        planned = clock.planned_epochs
-        left = seconds_left(clock.elapsed, planned, clock.budget)
+        planned = schedule.planned_epochs
+        left = seconds_left(schedule.elapsed, planned, schedule.budget)
         log.info("epoch %d/%d  %s  |  %s elapsed, about %s left", epoch + 1, planned, metrics,
-                 duration(clock.elapsed[-1]), duration(left))
+                 duration(schedule.elapsed[-1]), duration(left))

@@ -1,4 +1,5 @@
-"""Fit one fresh model on one split of the plan, predict what the run needs, save the model."""
+"""Fit one fresh model on one split of the validation scheme, predict what the run needs,
+save the model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from src.data.dataset import Digits
 from src.models import contract, factory, persist
 from src.runs.run_dir import RunDir
-from src.training.plan import Split
+from src.training.validation import Split
 from src.utils.machine import LoadMeter
 
 log = logging.getLogger(__name__)

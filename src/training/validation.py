@@ -1,4 +1,4 @@
-"""A run's plan: which models it fits on which rows, in one of three modes.
+"""A run's validation scheme: which models it fits on which rows, in one of three modes.
 
   holdout   data.holdout=f   one model on (1-f) of the rows, scored on the rest
   all rows  data.holdout=0   one model on every row, no holdout score
@@ -28,7 +28,7 @@ class Split:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Scheme:
     mode: str
     splits: list[Split]
     labelled: int  # rows of train.csv
@@ -54,12 +54,12 @@ class Plan:
         return record
 
 
-def plan(data_cfg, train_set: Digits) -> Plan:
+def scheme(data_cfg, train_set: Digits) -> Scheme:
     if data_cfg.folds:
         held = dataset.kfold_rows(train_set, data_cfg.folds, data_cfg.split_seed)
         splits = [Split(model_stem(k), fit, holdout, rows) for k, ((fit, holdout), rows)
                   in enumerate(zip(dataset.kfold_splits(train_set, held), held, strict=True))]
-        return Plan(K_FOLDS, splits, len(train_set))
+        return Scheme(K_FOLDS, splits, len(train_set))
     fit, holdout = dataset.holdout_split(train_set, data_cfg.holdout, data_cfg.split_seed)
-    return Plan(HOLDOUT if holdout is not None else ALL_ROWS, [Split(model_stem(), fit, holdout)],
+    return Scheme(HOLDOUT if holdout is not None else ALL_ROWS, [Split(model_stem(), fit, holdout)],
                 len(train_set))

@@ -35,7 +35,7 @@ def cosine_with_warmup(step: int, peak: float, warmup_steps: int, total_steps: i
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-class TrainingClock(keras.callbacks.Callback):
+class TrainingSchedule(keras.callbacks.Callback):
     """Sets the learning rate before every batch, records the wall time at each epoch's end,
     shortens the plan to fit `budget` seconds (cosine schedule only) and stops at the budget."""
 
