@@ -25,9 +25,10 @@ Every timing carries the load of other processes it was measured under
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from src.benchmarks.doc import mark, render_header, splice
+from src.benchmarks.doc import dated, mark, render_header, splice
 from src.benchmarks.ensembles_section import section_ensembles
 from src.benchmarks.models_section import (
     plot_time_to_accuracy,
@@ -105,8 +106,9 @@ def main() -> None:
         text = doc.read_text() if doc.is_file() else render_header(mode, "")
         if "ensembles" in names and scope["members"] < 2:
             raise SystemExit("error: --sections ensembles needs --members 2 or more")
+        command = " ".join(["python -m src.bench", *sys.argv[1:]])
         for name in names:
-            text = splice(text, name, SECTION[name](bench, scope))
+            text = dated(splice(text, name, SECTION[name](bench, scope)), name, command)
         write_text(doc, text)
         print(f"bench: replaced {', '.join(names)} in {doc}")
         return
@@ -135,7 +137,9 @@ def main() -> None:
     plot_time_to_accuracy({"ours: model=lenet": lenet["history"],
                            "ours: model=cnn": cnn["history"]}, seed, plot)
     header = render_header(mode, plot.name)
-    write_text(doc, "\n".join([header, *sections]))
+    text = dated("\n".join([header, *sections]), "all",
+                 "make bench" + (" BENCH=quick" if mode == "quick" else ""))
+    write_text(doc, text)
     print(f"bench: wrote {doc} and {plot}")
 
 

@@ -3,6 +3,7 @@ measurement on tiny data, and replacing one section of the doc."""
 
 import json
 import time
+from datetime import UTC, datetime
 
 import keras
 import pytest
@@ -70,6 +71,22 @@ def test_a_section_is_replaced_in_place_or_added_at_the_end():
     twice = doc.splice(once + "\n## After\n", "speed", "## Speed\n\nnew\n")
     assert "old" not in twice and "new" in twice and twice.count("## Speed") == 1
     assert twice.index("new") < twice.index("## After") and "## Models" in twice
+
+
+def test_the_header_says_when_each_section_was_measured_and_by_what():
+    page = "# Benchmarks\n\nintro\n\n## Models\n"
+    once = doc.dated(page, "all", "make bench", datetime(2026, 12, 1, tzinfo=UTC))
+    assert once.startswith("# Benchmarks\n\n<!-- bench:dates -->\n- `all`: measured "
+                           "2026-12-01 by `make bench`\n<!-- /bench:dates -->\n\nintro")
+    later = doc.dated(once, "speed", "python -m src.bench --sections speed",
+                      datetime(2026, 12, 6, tzinfo=UTC))
+    again = doc.dated(later, "speed", "python -m src.bench --sections speed",
+                      datetime(2026, 12, 7, tzinfo=UTC))
+    block = again.split("<!-- bench:dates -->\n")[1].split("<!-- /bench:dates -->")[0]
+    assert block.splitlines() == ["- `all`: measured 2026-12-01 by `make bench`",
+                                  "- `speed`: measured 2026-12-07 by `python -m src.bench "
+                                  "--sections speed`"]
+    assert again.count("intro") == 1 and again.endswith("## Models\n")
 
 
 def test_a_section_written_before_markers_is_replaced_by_its_old_heading():

@@ -1,5 +1,5 @@
-"""docs/benchmarks.md as sections between markers: its header, and one section replaced in
-place (`--sections`)."""
+"""docs/benchmarks.md as sections between markers: its header, one section replaced in place
+(`--sections`), and the header's list of when each section was measured and by what."""
 
 from __future__ import annotations
 
@@ -36,13 +36,32 @@ def splice(text: str, name: str, body: str) -> str:
     return text.rstrip("\n") + "\n\n" + mark(name, body)
 
 
+DATES = ("<!-- bench:dates -->", "<!-- /bench:dates -->")
+
+
+def dated(text: str, name: str, command: str, when: datetime | None = None) -> str:
+    """`text` whose header says that section `name` was measured now (or `when`) by `command`;
+    the other sections' lines stay as they were. The list sits after the title."""
+    when = when or datetime.now(UTC)
+    line = f"- `{name}`: measured {when:%Y-%m-%d} by `{command}`"
+    start, end = DATES
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        block, tail = rest.split(end, 1)
+        lines = [entry for entry in block.strip("\n").splitlines()
+                 if entry and not entry.startswith(f"- `{name}`:")]
+        return head + "\n".join([start, *sorted([*lines, line]), end]) + tail
+    title, _, rest = text.partition("\n")
+    return f"{title}\n\n{start}\n{line}\n{end}\n\n{rest.lstrip(chr(10))}"
+
+
 def render_header(mode: str, plot: str) -> str:
     command = "make bench" + (" BENCH=quick" if mode == "quick" else "")
     return "\n".join([
         "# Benchmarks", "",
         f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each figure comes "
         f"from a record in the results archive (a run: `results/<name>/{METRICS}`; a timing: "
-        "`results/bench/*.json`), made on the day and machine its section names; "
+        "`results/bench/*.json`), made on the day the list above gives for its section; "
         "`make bench SECTIONS=...` measures a section again and replaces it here.",
         f"Machine of this writing: {machine()}.", "",
         "The machines are shared and noisy: a step's time can double beside other work. Every "
