@@ -101,12 +101,12 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
             for i, split in enumerate(scheme.splits)]
 
     test_proba = np.mean([f.test_proba for f in fits], axis=0)  # the K models' mean probability
-    holdout_accuracy = _holdout_accuracy(scheme, fits)
+    oof = _out_of_fold(scheme, fits) if scheme.mode == validation.K_FOLDS else None
+    holdout_accuracy = _holdout_accuracy(scheme, fits, oof, train_set)
     run.write_test_proba(test_proba)
     run.write_config(OmegaConf.to_yaml(cfg, resolve=True))
     if scheme.mode == validation.HOLDOUT:  # for ensembles: members' agreement on the same rows
         run.write_holdout(fits[0].holdout_proba, scheme.splits[0].holdout.labels)
-    oof = _out_of_fold(scheme, fits) if scheme.mode == validation.K_FOLDS else None
     if oof is not None:
         run.write_oof_proba(oof)
     sub_path = submission_csv.write(submission_csv.build(test_proba.argmax(axis=1)),
@@ -122,11 +122,14 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
     return holdout_accuracy
 
 
-def _holdout_accuracy(scheme: validation.Scheme, fits: list[Fit]) -> float | None:
-    """The holdout's accuracy; k folds: the mean of the folds' (every row scored once)."""
+def _holdout_accuracy(scheme: validation.Scheme, fits: list[Fit], oof, train_set) -> float | None:
+    """The accuracy on rows the run's models never saw: the holdout's; k folds: every labelled
+    row's, each scored by the fold model that held it out (out of fold)."""
     if scheme.mode == validation.ALL_ROWS:
         return None
-    return float(np.mean([f.holdout_accuracy for f in fits]))
+    if scheme.mode == validation.K_FOLDS:
+        return float(np.mean(oof.argmax(axis=1) == train_set.labels))
+    return fits[0].holdout_accuracy
 
 
 def _out_of_fold(scheme: validation.Scheme, fits: list[Fit]) -> np.ndarray:
@@ -176,9 +179,9 @@ def _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_
     if scheme.mode == validation.K_FOLDS:
         fold_accuracy = [f.holdout_accuracy for f in fits]
         metrics["cv"] = {
-            "folds": len(fits), "fold_accuracy": fold_accuracy, "mean": holdout_accuracy,
-            "std": float(np.std(fold_accuracy)),
-            "oof_accuracy": float(np.mean(oof.argmax(axis=1) == train_set.labels)),
+            "folds": len(fits), "fold_accuracy": fold_accuracy,
+            "mean": float(np.mean(fold_accuracy)), "std": float(np.std(fold_accuracy)),
+            "oof_accuracy": holdout_accuracy,
         }
     return metrics
 
@@ -195,7 +198,8 @@ def _log_result(scheme, metrics: dict, run: RunDir, sub_path: Path) -> None:
              metrics["fit_seconds"], machine.label(metrics["fit_load"]),
              metrics["predict_seconds"], metrics["peak_memory_mb"], run)
     if scheme.mode == validation.K_FOLDS:
-        log.info("submission %s  mean fold accuracy %.5f", sub_path, metrics["holdout_accuracy"])
+        log.info("submission %s  holdout accuracy %.5f (out of fold: every row, scored by the "
+                 "model that held it out)", sub_path, metrics["holdout_accuracy"])
     elif scheme.mode == validation.HOLDOUT:
         log.info("submission %s  holdout accuracy %.5f", sub_path, metrics["holdout_accuracy"])
     else:

@@ -91,7 +91,8 @@ def test_kfold_trains_k_models_and_averages_them(tiny_data, tmp_path):
     assert cv["folds"] == 3 and len(cv["fold_accuracy"]) == 3
     assert cv["mean"] == pytest.approx(np.mean(cv["fold_accuracy"]))
     assert cv["std"] == pytest.approx(np.std(cv["fold_accuracy"]))
-    assert metrics["holdout_accuracy"] == cv["mean"]
+    # the run's holdout accuracy is out of fold: every row, scored by the model that held it out
+    assert metrics["holdout_accuracy"] == cv["oof_accuracy"]
     # the metrics tell every fold's story, not fold 0's: each row fit by 2 models, held by 1
     assert metrics["split"] == {"mode": "k folds", "folds": 3, "seed": 42}
     assert metrics["rows"] == {"fit": 300, "holdout": 300, "test": 120}
@@ -109,8 +110,11 @@ def test_kfold_trains_k_models_and_averages_them(tiny_data, tmp_path):
     models = [joblib.load(run_dir / f"model_fold{k}.joblib") for k in range(3)]
     expected = np.mean([m.predict_proba(test.pixels) for m in models], axis=0)
     np.testing.assert_allclose(np.load(run_dir / "test_proba.npy"), expected, rtol=1e-5)
-    assert metrics["submission"].endswith(f"_logreg_cv3-{cv['mean']:.5f}.csv")
-    assert "mean fold accuracy" in result.stdout.strip().splitlines()[-1]
+    oof_labels = np.load(run_dir / "oof_proba.npy").argmax(axis=1)
+    assert cv["oof_accuracy"] == pytest.approx(np.mean(oof_labels == dataset.load_train(
+        tiny_data).labels))
+    assert metrics["submission"].endswith(f"_logreg_cv3-{cv['oof_accuracy']:.5f}.csv")
+    assert "holdout accuracy" in result.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("overrides, words", [
