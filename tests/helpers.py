@@ -92,9 +92,10 @@ def environment(changes: dict):
         os.environ.update(saved)
 
 
-def call_main(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def call_main(module: str, *args: str, env: dict | None = None,
+              cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m module args` in this process: its main(args), or for a Hydra command (one
-    with `cli()`, which reads sys.argv) cli() under that argv. `env` as in run_module, the
+    with `cli()`, which reads sys.argv) cli() under that argv. `env` and `cwd` as in run_module, the
     output captured, a SystemExit turned into the exit code, the root logger's handlers as
     they were (Hydra configures logging per run). For error matrices and for run dirs that
     tests only read: each command keeps subprocess tests that prove its real exit, output and
@@ -113,7 +114,8 @@ def call_main(module: str, *args: str, env: dict | None = None) -> subprocess.Co
     # are left alone; those the call adds to the root logger are closed below.
     with environment(env), contextlib.redirect_stdout(out), \
             contextlib.redirect_stderr(err), patched(sys, "argv", argv), \
-            patched(logging, "shutdown", lambda handlers=None: None):
+            patched(logging, "shutdown", lambda handlers=None: None), \
+            contextlib.chdir(cwd or os.getcwd()):
         try:
             command.cli() if hasattr(command, "cli") else command.main(list(args))
         except SystemExit as exit_:

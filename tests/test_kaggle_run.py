@@ -22,7 +22,7 @@ import pytest
 from src.kaggle import kernel_bootstrap, kernel_package
 from src.submissions import submission_csv
 from src.utils.errors import ConfigError
-from tests.helpers import make_data_dir, one_line_error, run_module, sigint_default
+from tests.helpers import call_main, make_data_dir, one_line_error, run_module, sigint_default
 from tests.kaggle_stub import serving_tiny_data
 
 pytestmark = pytest.mark.integration  # the stand-in Kaggle server
@@ -56,9 +56,11 @@ class Session:
         return [f"data.dir={self.data_dir}", "kaggle.test_rows=120", "kaggle.timeout=20",
                 "kaggle.backoff=0.1", "kaggle.kernel.poll=0.2", "kaggle.kernel.wait=240"]
 
-    def kaggle_run(self, *args):
-        return run_module("src.kaggle_run", *self.overrides(), *args, cwd=self.cwd,
-                          env=self.env())
+    def kaggle_run(self, *args, in_process=True):
+        """The command in this process (the stand-in answers from its threads); one test runs
+        it as a real process."""
+        run = call_main if in_process else run_module
+        return run("src.kaggle_run", *self.overrides(), *args, cwd=self.cwd, env=self.env())
 
     def runs(self):
         return sorted(p.parent for p in (self.cwd / "outputs").glob("**/metrics.json"))
@@ -76,7 +78,7 @@ class Session:
 
 
 def test_a_kernel_trains_on_kaggle_and_comes_home_as_a_local_run(kaggle):
-    result = kaggle.kaggle_run("model=nn", "trainer.epochs=1")
+    result = kaggle.kaggle_run("model=nn", "trainer.epochs=1", in_process=False)
     assert result.returncode == 0, result.stderr
     [push] = kaggle.stub.kernels.pushes
     assert push["slug"].startswith("tester/digit-harness-")
