@@ -85,6 +85,17 @@ def test_the_readme_is_short_names_every_make_target_and_links_pages_that_exist(
     assert len(links) > 5 and [p for p in links if not (ROOT / p).is_file()] == []
 
 
+def test_the_suite_time_the_readme_and_make_help_quote_is_the_measured_one():
+    # one owner: docs/benchmarks.md's test-suite section, where the measurement is described
+    section = (ROOT / "docs" / "benchmarks.md").read_text().split("## The test suite")[1]
+    measured = re.search(r"\*\*(\d+ min \d+ s)\*\* wall", section).group(1)
+    readme = (ROOT / "README.md").read_text()
+    make_help = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                     if line.startswith("test:"))
+    assert re.findall(r"\d+ min \d+ s", readme) == [measured]
+    assert re.findall(r"\d+ min(?: \d+ s)?", make_help) == [measured]
+
+
 def test_the_configuration_reference_is_current():
     from src.config import reference
 
