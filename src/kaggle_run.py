@@ -58,6 +58,7 @@ class Job:
     state: str = "waiting"  # KernelWorkerStatus' name once pushed
     failure_message: str = ""
     session_seconds: float | None = None  # push to end, as polled; unknown for a FETCH
+    git: dict | None = None  # a FETCH: the pushed code's, from the record (None: this tree's)
 
 
 @exit_on_error
@@ -74,13 +75,7 @@ def main(argv: list[str]) -> int:
     if listing:
         return _list(client, settings["kernel"]["record"], cfg.kaggle.run_dirs)
     if fetch:
-        kernel = _kernel_named(fetch, owner, settings["kernel"]["slug_prefix"])
-        home = _fetched_runs(cfg.kaggle.run_dirs).get(kernel.id)
-        if home:
-            raise ConfigError(f"kernel {kernel.id} came home already, as {home}: remove that "
-                              "run dir to fetch it again")
-        jobs = [Job(0, None, Path(cfg.kaggle.kernel.run_dir), kernel=kernel,
-                    pushed_at=time.monotonic(), state="")]
+        jobs = [_fetch_job(fetch, owner, settings["kernel"], cfg)]
     quota = not fetch and (settings["kernel"]["gpu"] or settings["kernel"]["accelerator"])
     if quota:
         quota = _print_quota(client, "before")  # unreadable once: not asked again
@@ -177,7 +172,30 @@ def _kernel_named(text: str, owner: str, prefix: str) -> kernels.Kernel:
         raise ConfigError(f"FETCH={text}: not a kernel of this project (its slugs start with "
                           f"{prefix}-, kaggle.kernel.slug_prefix); make kaggle-run LIST=1 "
                           "lists them")
-    return kernels.Kernel(parts[0], parts[1])
+    version = parts[2] if len(parts) == 3 else None
+    if version is not None and not version.isdigit():
+        raise ConfigError(f"FETCH={text}: the version after the slug must be a number")
+    return kernels.Kernel(parts[0], parts[1], int(version) if version else None)
+
+
+def _fetch_job(fetch: str, owner: str, kernel_settings: dict, cfg) -> Job:
+    """The job FETCH= names, with the version and git state its push recorded here (the
+    client reads a kernel's latest version only)."""
+    kernel = _kernel_named(fetch, owner, kernel_settings["slug_prefix"])
+    pushed = kernel_record.last_push(kernel_settings["record"], kernel.id)
+    latest = int(pushed["version"]) if pushed and pushed["version"] else None
+    if kernel.version is not None and latest is not None and kernel.version != latest:
+        raise ConfigError(f"FETCH={fetch}: version {kernel.version} is not the latest pushed "
+                          f"from here ({latest}); Kaggle's client fetches a kernel's latest "
+                          "version only")
+    kernel = kernels.Kernel(kernel.owner, kernel.slug, kernel.version or latest)
+    home = _fetched_runs(cfg.kaggle.run_dirs).get(kernel.ref)
+    if home:
+        raise ConfigError(f"kernel {kernel.ref} came home already, as {home}: remove that "
+                          "run dir to fetch it again")
+    git = (pushed or {}).get("git") or {"commit": None, "dirty": None}  # unknown: not pushed here
+    return Job(0, None, Path(cfg.kaggle.kernel.run_dir), kernel=kernel,
+               pushed_at=time.monotonic(), state="", git=git)
 
 
 def _fetch_command(kernel: kernels.Kernel) -> str:
@@ -259,7 +277,7 @@ def _run_all(client, owner: str, jobs: list[Job], settings: dict, local: dict) -
         while waiting and len(running) < kernel_settings["max_sessions"]:
             job = waiting.pop(0)
             try:
-                _push(client, owner, job, settings)
+                _push(client, owner, job, settings, git)
                 running.append(job)
             except KaggleError as err:
                 job.error = str(err)
@@ -278,7 +296,7 @@ def _run_all(client, owner: str, jobs: list[Job], settings: dict, local: dict) -
                 print(f"job {job.number}: {job.error}", file=sys.stderr)
 
 
-def _push(client, owner: str, job: Job, settings: dict) -> None:
+def _push(client, owner: str, job: Job, settings: dict, git: dict) -> None:
     kernel_settings = settings["kernel"]
     slug = kernel_package.slug_for(kernel_settings["slug_prefix"], job.overrides)
     with tempfile.TemporaryDirectory(prefix="kaggle-push-") as folder:
@@ -286,7 +304,11 @@ def _push(client, owner: str, job: Job, settings: dict) -> None:
                              settings["competition"])
         job.kernel = kernels.push(client, Path(folder), kernel_settings)
     job.pushed_at = time.monotonic()
-    kernel_record.add(kernel_settings["record"], job.kernel, job.overrides)
+    try:
+        kernel_record.add(kernel_settings["record"], job.kernel, job.overrides, git)
+    except OSError as err:  # the kernel is pushed whatever the record says: go on
+        print(f"warning: {job.kernel.ref} is not in {kernel_settings['record']} ({err}); "
+              f"LIST=1 will not show it", file=sys.stderr)
     job.state = "QUEUED"
     print(f"job {job.number}: pushed {job.kernel.ref} ({' '.join(job.overrides) or 'defaults'})"
           f": {job.kernel.url}", flush=True)
@@ -330,7 +352,7 @@ def _finish(client, job: Job, settings: dict, local: dict, git: dict) -> None:
                     [*local["overrides"], *job.overrides]).kaggle.kernel.run_dir)
             job.run, job.submission = kernel_output.place(
                 staging, job.kernel, job.overrides, job.target, local,
-                settings["test_rows"], git, job.session_seconds)
+                settings["test_rows"], job.git or git, job.session_seconds)
             print(f"job {job.number}: fetched into {job.run}", flush=True)
             return
         log = _fetch_log(client, job, staging)
@@ -383,8 +405,9 @@ def _list(client, record: str, run_dirs: list[str]) -> int:
             state, _ = kernels.status(client, kernels.Kernel(owner, slug))
         except KaggleError as err:
             state = f"unknown ({err})"
-        table.append((row["kernel"], row["version"], row["time"], state,
-                      home.get(row["kernel"], "-"), row["overrides"] or "(defaults)"))
+        ref = f"{row['kernel']}/{row['version']}" if row["version"] else row["kernel"]
+        table.append((row["kernel"], row["version"], row["time"], state, home.get(ref, "-"),
+                      row["overrides"] or "(defaults)"))
     widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]) - 1)]
     for line in table:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=False))
@@ -394,13 +417,13 @@ def _list(client, record: str, run_dirs: list[str]) -> int:
 
 
 def _fetched_runs(run_dirs: list[str]) -> dict[str, str]:
-    """kernel id -> the newest run dir here that came from it."""
+    """kernel ref (owner/slug/version, as the run recorded it) -> its run dir here."""
     home = {}
-    for run in sorted(finished_runs(run_dirs), key=RunDir.finished_at):
+    for run in finished_runs(run_dirs):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             kernel = (run.metrics().get("kaggle") or {}).get("kernel", "")
             if kernel:
-                home["/".join(kernel.split("/")[:2])] = str(run.path)
+                home[kernel] = str(run.path)
     return home
 
 

@@ -11,6 +11,13 @@ LONGEST_FIRST = ("test_search", "test_tracking", "test_end_to_end", "test_gpu_pa
                  "test_report", "test_dashboard", "test_saved_runs", "test_kaggle_submit")
 
 
+@pytest.fixture(autouse=True)
+def _no_stand_in_state(monkeypatch):
+    """A shell that ran the stand-in by hand exports DIGIT_HARNESS_KAGGLE_STATE: the tests'
+    ledgers and kernel records stay in their own dirs all the same."""
+    monkeypatch.delenv("DIGIT_HARNESS_KAGGLE_STATE", raising=False)
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))

@@ -192,8 +192,8 @@ def test_the_stand_in_keeps_its_own_ledger_and_kernel_record(monkeypatch):
     monkeypatch.delenv("DIGIT_HARNESS_KAGGLE_STATE", raising=False)
     cfg = compose_with()
     assert (cfg.kaggle.ledger, cfg.kaggle.kernel.record) == (
-        f"{cfg.submission.dir}/ledger.csv", "outputs/kaggle_kernels.csv")
+        f"{cfg.submission.dir}/ledger.csv", f"{cfg.submission.dir}/kaggle/kernels.csv")
     monkeypatch.setenv("DIGIT_HARNESS_KAGGLE_STATE", "/tmp/stand-in")
     cfg = compose_with()
     assert (cfg.kaggle.ledger, cfg.kaggle.kernel.record) == (
-        "/tmp/stand-in/ledger.csv", "/tmp/stand-in/kaggle_kernels.csv")
+        "/tmp/stand-in/ledger.csv", "/tmp/stand-in/kernels.csv")

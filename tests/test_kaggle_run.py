@@ -45,7 +45,7 @@ class Session:
         (self.home / ".kaggle").mkdir(parents=True)
         self.data_dir = make_data_dir(self.cwd)
         self.subs = self.cwd / "submissions"
-        self.record = self.cwd / "outputs" / "kaggle_kernels.csv"  # kaggle.kernel.record
+        self.record = self.subs / "kaggle" / "kernels.csv"  # kaggle.kernel.record
 
     def env(self):
         return {"HOME": str(self.home), "KAGGLE_CONFIG_DIR": str(self.home / ".kaggle"),
@@ -69,7 +69,7 @@ class Session:
         """What a failed kaggle-run may not leave: runs, submissions, staged downloads (the
         record of a push stays: the kernel is on Kaggle)."""
         return [p for top in ("outputs", "multirun", "submissions", ".kaggle-staging")
-                for p in (self.cwd / top).rglob("*") if p != self.record]
+                for p in (self.cwd / top).rglob("*") if p not in (self.record, self.record.parent)]
 
     def input_files(self):
         mounted = self.stub.kernels.input_root
@@ -289,7 +289,8 @@ def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
     assert len(kaggle.stub.kernels.pushes) == 1  # waited for and fetched, not pushed again
     [run] = kaggle.runs()
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["overrides"] == ["model=logreg"] and metrics["kaggle"]["kernel"] == kernel
+    assert metrics["overrides"] == ["model=logreg"]
+    assert metrics["kaggle"]["kernel"] == f"{kernel}/1"  # the version pushed, from the record
     assert run.name.endswith("_logreg_kaggle")  # named for the model it fetched
     assert metrics["kaggle"]["session"]["seconds"] is None  # nobody timed it
     assert [p.name for p in kaggle.subs.glob("*.csv")] == [Path(metrics["submission"]).name]
@@ -306,7 +307,9 @@ def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
     assert files[0] == files[1]
     np.testing.assert_array_equal(np.load(run / "test_proba.npy"),
                                   np.load(direct / "test_proba.npy"))
-    sent = [json.loads((r / "metrics.json").read_text())["submission"] for r in (run, direct)]
+    records = [json.loads((r / "metrics.json").read_text()) for r in (run, direct)]
+    assert records[0]["git"] == records[1]["git"]  # the pushed code's, kept by the record
+    sent = [record["submission"] for record in records]
     assert (kaggle.cwd / sent[0]).read_bytes() == (kaggle.cwd / sent[1]).read_bytes()
 
 
