@@ -183,7 +183,7 @@ def _fetch_job(fetch: str, owner: str, kernel_settings: dict, cfg) -> Job:
     client reads a kernel's latest version only)."""
     kernel = _kernel_named(fetch, owner, kernel_settings["slug_prefix"])
     pushed = kernel_record.last_push(kernel_settings["record"], kernel.id)
-    latest = int(pushed["version"]) if pushed and pushed["version"] else None
+    latest = kernel_record.kernel(pushed).version if pushed else None
     if kernel.version is not None and latest is not None and kernel.version != latest:
         raise ConfigError(f"FETCH={fetch}: version {kernel.version} is not the latest pushed "
                           f"from here ({latest}); Kaggle's client fetches a kernel's latest "
@@ -400,13 +400,12 @@ def _list(client, record: str, run_dirs: list[str]) -> int:
     home = _fetched_runs(run_dirs)
     table = [("kernel", "version", "pushed", "state", "here", "overrides")]
     for row in rows:
-        owner, slug = row["kernel"].split("/", 1)
+        kernel = kernel_record.kernel(row)
         try:
-            state, _ = kernels.status(client, kernels.Kernel(owner, slug))
+            state, _ = kernels.status(client, kernel)
         except KaggleError as err:
             state = f"unknown ({err})"
-        ref = f"{row['kernel']}/{row['version']}" if row["version"] else row["kernel"]
-        table.append((row["kernel"], row["version"], row["time"], state, home.get(ref, "-"),
+        table.append((kernel.id, row["version"], row["time"], state, home.get(kernel.ref, "-"),
                       row["overrides"] or "(defaults)"))
     widths = [max(len(str(line[i])) for line in table) for i in range(len(table[0]) - 1)]
     for line in table:

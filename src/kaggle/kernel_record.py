@@ -28,6 +28,12 @@ def add(path: str | Path, kernel: Kernel, overrides: list[str], git: dict) -> No
                   columns=COLUMNS)
 
 
+def kernel(row: dict) -> Kernel:
+    """The kernel and version a row records."""
+    owner, slug = row["kernel"].split("/", 1)
+    return Kernel(owner, slug, int(row["version"]) if row["version"] else None)
+
+
 def last_push(path: str | Path, kernel_id: str) -> dict | None:
     """The newest row of `kernel_id`, its git state parsed; None if it was not pushed here."""
     rows = [row for row in ledger.read(path) if row["kernel"] == kernel_id]
