@@ -28,7 +28,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from src.benchmarks.doc import dated, mark, render_header, splice
+from src.benchmarks.doc import dated, full_command, mark, render_header, splice
 from src.benchmarks.ensembles_section import section_ensembles
 from src.benchmarks.models_section import (
     plot_time_to_accuracy,
@@ -137,8 +137,7 @@ def main() -> None:
     plot_time_to_accuracy({"ours: model=lenet": lenet["history"],
                            "ours: model=cnn": cnn["history"]}, seed, plot)
     header = render_header(mode, plot.name)
-    text = dated("\n".join([header, *sections]), "all",
-                 "make bench" + (" BENCH=quick" if mode == "quick" else ""))
+    text = dated("\n".join([header, *sections]), "all", full_command(mode))
     write_text(doc, text)
     print(f"bench: wrote {doc} and {plot}")
 

@@ -55,8 +55,13 @@ def dated(text: str, name: str, command: str, when: datetime | None = None) -> s
     return f"{title}\n\n{start}\n{line}\n{end}\n\n{rest.lstrip(chr(10))}"
 
 
+def full_command(mode: str) -> str:
+    """The command that writes the whole doc in `mode` (quick or full)."""
+    return "make bench" + (" BENCH=quick" if mode == "quick" else "")
+
+
 def render_header(mode: str, plot: str) -> str:
-    command = "make bench" + (" BENCH=quick" if mode == "quick" else "")
+    command = full_command(mode)
     return "\n".join([
         "# Benchmarks", "",
         f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Each figure comes "
