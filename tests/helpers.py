@@ -20,6 +20,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from hydra import compose, initialize_config_dir
@@ -113,8 +114,8 @@ def call_main(module: str, *args: str, env: dict | None = None,
     # current sys.stderr: here that is pytest's capture file. Handlers made before the call
     # are left alone; those the call adds to the root logger are closed below.
     with environment(env), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err), patched(sys, "argv", argv), \
-            patched(logging, "shutdown", lambda handlers=None: None), \
+            contextlib.redirect_stderr(err), mock.patch.object(sys, "argv", argv), \
+            mock.patch.object(logging, "shutdown", lambda handlers=None: None), \
             contextlib.chdir(cwd or os.getcwd()):
         try:
             command.cli() if hasattr(command, "cli") else command.main(list(args))
@@ -128,16 +129,6 @@ def call_main(module: str, *args: str, env: dict | None = None,
                     handler.close()
             root.handlers[:], root.level = handlers, level
     return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
-
-
-@contextlib.contextmanager
-def patched(owner, name: str, value):
-    saved = getattr(owner, name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, saved)
 
 
 def train(data_dir: Path, out: Path, *overrides: str, in_process: bool = False):
