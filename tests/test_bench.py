@@ -9,7 +9,15 @@ import keras
 import pytest
 from keras import layers
 
-from src.benchmarks import cells, doc, models_section, runner, speed_section, train_speed
+from src.benchmarks import (
+    cells,
+    doc,
+    ensembles_section,
+    models_section,
+    runner,
+    speed_section,
+    train_speed,
+)
 
 
 def test_flops_are_counted_from_the_layers_shapes():
@@ -217,3 +225,34 @@ def test_every_section_renders_from_records_and_names_their_machine(tiny_data, t
     assert "(measured busy" in models_section.render_loading({"read_csv": 1.0, "cached": 0.01,
                                                      "mb": 76.7, "load": BUSY})
     assert "ratio seed / ours 2.00" in models_section.render_memory(cnn, None, seed)
+
+
+def test_each_recipe_in_an_ensemble_gets_its_mean_over_its_seeds(tiny_data, tmp_path):
+    """A recipe's figure is the mean over the members that differ from it only in `seed=`; a
+    recipe trained once has no such row."""
+    from tests.test_results_archive import fake_run
+
+    def member(command, accuracy):
+        run = fake_run(tmp_path / f"m{accuracy}", tiny_data)[0]
+        return {**run.metrics(), "command": command, "dir": str(run), "model": "cnn",
+                "test_accuracy": accuracy, "fit_seconds": 60.0, "fit_load": QUIET,
+                "threads": 2, "machine": {"cores": 2, "cpu": "test CPU", "system": "Linux"}}
+    cnn, public = "python -m src.run data.holdout=0", "python -m src.run model=cnn_public"
+    members = [member(cnn, 0.990), member(f"{public} seed=1", 0.996), member(f"{cnn} seed=1",
+               0.994), member(f"{public} seed=2", 0.998), member("python -m src.run "
+               "model=lenet", 0.980)]
+    assert ensembles_section.seed_means(members) == {
+        cnn: [0.990, 0.994], public: [0.996, 0.998], "python -m src.run model=lenet": [0.980]}
+
+    class Bench:
+        def ensemble(self, _members):
+            return {"members": members, "record": members[0]["dir"], "test_accuracy": 0.999,
+                    "test_rows": 1000, "command": "python -m src.ensemble runs=..."}
+
+        def record(self, name):
+            return tmp_path / "no-such-record" / name
+    text = ensembles_section.section_ensembles(Bench(), {"ensemble": {}, "folds": 0})
+    assert f"| mean of `{cnn}` over its 2 seeds | | 0.99200 |" in text
+    assert f"| mean of `{public}` over its 2 seeds | | 0.99700 |" in text
+    assert "model=lenet` over" not in text and "| mean of all 5 single models | | 0.99160 |" \
+        in text

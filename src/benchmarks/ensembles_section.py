@@ -32,17 +32,15 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
                      f"| {epochs_cell(m)} | {timed_cell(m['fit_seconds'] / 60, m.get('fit_load'))} "
                      f"| {_quiet_minutes(m, quiet)} |")
     singles = [m["test_accuracy"] for m in result["members"]]
-    # the single recipe's figure: the members that differ from the first only in their seed
-    recipe = _without_seed(result["members"][0])
-    seeds = [m["test_accuracy"] for m in result["members"] if _without_seed(m) == recipe]
     ensemble = result["test_accuracy"]
     minutes = sum(m["fit_seconds"] for m in result["members"]) / 60
     quiet_total = [_quiet_minutes(m, quiet) for m in result["members"]]
     quiet_sum = (f"{sum(map(float, quiet_total)):.0f} in all" if "—" not in quiet_total
                  else "")
-    lines += [f"| mean of the first member's recipe over its {len(seeds)} seed(s) | "
-              f"| {statistics.mean(seeds):.5f} | | | |",
-              f"| mean of all {len(singles)} single models | "
+    lines += [f"| mean of `{recipe}` over its {len(seeds)} seeds | | {statistics.mean(seeds):.5f} "
+              "| | | |" for recipe, seeds in seed_means(result["members"]).items()
+              if len(seeds) > 1]
+    lines += [f"| mean of all {len(singles)} single models | "
               f"| {statistics.mean(singles):.5f} | | | |",
               f"| **ensemble of {len(singles)}** | `{record}` | **{ensemble:.5f}** | "
               f"| {minutes:.0f} in all | {quiet_sum} |"]
@@ -66,8 +64,14 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _without_seed(member: dict) -> list[str]:
-    return [word for word in member["command"].split() if not word.startswith("seed=")]
+def seed_means(members: list[dict]) -> dict[str, list[float]]:
+    """Each recipe's key accuracies over its seeds, in the members' order (a single recipe's
+    figure): members whose commands differ only in `seed=` share a recipe."""
+    recipes: dict[str, list[float]] = {}
+    for m in members:
+        recipe = " ".join(w for w in m["command"].split() if not w.startswith("seed="))
+        recipes.setdefault(recipe, []).append(m["test_accuracy"])
+    return recipes
 
 
 def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
