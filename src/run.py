@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config import command_config
 from src.config.validate import check
-from src.data import dataset
+from src.data import dataset, pseudo_labels
 from src.models import factory
 from src.runs.run_dir import RunDir
 from src.submissions import submission_csv
@@ -93,7 +93,11 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
     np.random.seed(cfg.seed)
     train_set = dataset.load_train(cfg.data.dir, cfg.data.cache)
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
-    scheme = validation.scheme(cfg.data, train_set)  # holdout | all rows | k folds
+    pseudo = pseudo_labels.load(cfg.data.pseudo_labels, test_set, HydraConfig.get().runtime.cwd)
+    # holdout | all rows | k folds; pseudo-labelled test images join every fit
+    scheme = validation.scheme(cfg.data, train_set, pseudo.digits if pseudo else None)
+    if pseudo:
+        pseudo.warn_if_seen(scheme.split_record(cfg.data))
     log.info("data: %s", scheme.describe(len(test_set)))
     # the first model's epochs go to a search's trial (pruning) and to the tracker
     listeners = [tracker.epoch, *filter(None, [pruning.epoch_reporter()])]
@@ -114,6 +118,8 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
                                                                          holdout_accuracy),
                                     len(test_set))
     metrics = _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_path)
+    if pseudo:
+        metrics["pseudo_labels"] = pseudo.record()
     if cfg.figures:
         _figures(run, scheme.splits[0], fits[0], test_set, test_proba)
     run.write_metrics(metrics)

@@ -33,6 +33,9 @@ def check(cfg: DictConfig) -> None:
                               "cross-validation holds out each fold in turn; add data.holdout=0")
     _integer("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED,
              f"an integer in [0, {MAX_SEED}]")
+    if d.pseudo_labels.runs:
+        _number("data.pseudo_labels.min_confidence", d.pseudo_labels.min_confidence,
+                lambda v: 0 < v <= 1, "a probability in (0, 1], e.g. 0.99")
     _integer("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
     _integer("trainer.epochs", t.epochs, lambda v: v >= 1, "an integer >= 1")
     _integer("trainer.batch_size", t.batch_size, lambda v: v >= 1, "an integer >= 1")

@@ -112,6 +112,11 @@ def _write_cache(cache_path: Path, digits: Digits, meta: dict) -> None:
         log.warning("could not write cache %s (%s)", cache_path, err)
 
 
+def concat(first: Digits, second: Digits) -> Digits:
+    return Digits(np.concatenate([first.pixels, second.pixels]),
+                  np.concatenate([first.labels, second.labels]))
+
+
 def holdout_split(train: Digits, fraction: float, seed: int) -> tuple[Digits, Digits | None]:
     """A stratified split; `fraction=0` keeps every row for fitting and returns no holdout."""
     if fraction == 0:

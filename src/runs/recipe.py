@@ -33,8 +33,15 @@ def recipe(config: dict) -> dict:
         "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING}
         if reads_trainer else None,
         "seed": config["seed"],
-        "data": {k: config["data"].get(k) for k in DATA_KEYS},
+        "data": {k: config["data"].get(k) for k in DATA_KEYS} | _pseudo_labels(config["data"]),
     }
+
+
+def _pseudo_labels(data: dict) -> dict:
+    """Pseudo-labels change the fit rows; a recipe without them keeps the hash it had before
+    they existed."""
+    pseudo = data.get("pseudo_labels") or {}
+    return {"pseudo_labels": pseudo} if pseudo.get("runs") else {}
 
 
 def recipe_hash(config: dict) -> str:

@@ -54,12 +54,16 @@ class Scheme:
         return record
 
 
-def scheme(data_cfg, train_set: Digits) -> Scheme:
+def scheme(data_cfg, train_set: Digits, extra: Digits | None = None) -> Scheme:
+    """The splits of train_set; `extra` labelled rows (pseudo-labels) join every model's fit
+    rows, never a holdout."""
+    def fit_on(fit: Digits) -> Digits:
+        return fit if extra is None else dataset.concat(fit, extra)
     if data_cfg.folds:
         held = dataset.kfold_rows(train_set, data_cfg.folds, data_cfg.split_seed)
-        splits = [Split(model_stem(k), fit, holdout, rows) for k, ((fit, holdout), rows)
+        splits = [Split(model_stem(k), fit_on(fit), holdout, rows) for k, ((fit, holdout), rows)
                   in enumerate(zip(dataset.kfold_splits(train_set, held), held, strict=True))]
         return Scheme(K_FOLDS, splits, len(train_set))
     fit, holdout = dataset.holdout_split(train_set, data_cfg.holdout, data_cfg.split_seed)
-    return Scheme(HOLDOUT if holdout is not None else ALL_ROWS, [Split(model_stem(), fit, holdout)],
-                len(train_set))
+    return Scheme(HOLDOUT if holdout is not None else ALL_ROWS,
+                  [Split(model_stem(), fit_on(fit), holdout)], len(train_set))
