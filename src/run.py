@@ -93,11 +93,13 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
     np.random.seed(cfg.seed)
     train_set = dataset.load_train(cfg.data.dir, cfg.data.cache)
     test_set = dataset.load_test(cfg.data.dir, cfg.data.cache)
-    pseudo = pseudo_labels.load(cfg.data.pseudo_labels, test_set, HydraConfig.get().runtime.cwd)
+    pseudo = pseudo_labels.load(cfg.data, test_set, HydraConfig.get().runtime.cwd)
     # holdout | all rows | k folds; pseudo-labelled test images join every fit
     scheme = validation.scheme(cfg.data, train_set, pseudo.digits if pseudo else None)
-    if pseudo:
-        pseudo.warn_if_seen(scheme.split_record(cfg.data))
+    if pseudo and pseudo.holdout_optimistic(scheme.split_record(cfg.data),
+                                            train_set.fingerprint()):
+        log.warning("the holdout score will be optimistic: a pseudo-label source may have "
+                    "been fit on rows this run holds out, and its labels carry what it learnt")
     log.info("data: %s", scheme.describe(len(test_set)))
     # the first model's epochs go to a search's trial (pruning) and to the tracker
     listeners = [tracker.epoch, *filter(None, [pruning.epoch_reporter()])]
@@ -119,7 +121,7 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
                                     len(test_set))
     metrics = _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_path)
     if pseudo:
-        metrics["pseudo_labels"] = pseudo.record()
+        metrics["pseudo_labels"] = pseudo.record(metrics["split"], metrics["data"]["train"])
     if cfg.figures:
         _figures(run, scheme.splits[0], fits[0], test_set, test_proba)
     run.write_metrics(metrics)
@@ -154,13 +156,18 @@ def _submission_stem(cfg, scheme: validation.Scheme, holdout_accuracy: float | N
 
 def _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_path) -> dict:
     """What the run measured, true in every mode: `rows` counts distinct labelled rows (k
-    folds: every row was fit by K-1 models and held out by one); `models` has each one's."""
+    folds: every row of train.csv was fit by K-1 models and held out by one; pseudo-labelled
+    test images, counted in `fit` and in `pseudo`, were fit by every model); `models` has each
+    one's."""
     first = scheme.splits[0]
     if scheme.mode == validation.K_FOLDS:
-        rows = {"fit": scheme.labelled, "holdout": scheme.labelled, "test": len(test_set)}
+        rows = {"fit": scheme.labelled + scheme.pseudo, "holdout": scheme.labelled,
+                "test": len(test_set)}
     else:
         rows = {"fit": len(first.fit), "holdout": 0 if first.holdout is None
                 else len(first.holdout), "test": len(test_set)}
+    if scheme.pseudo:
+        rows["pseudo"] = scheme.pseudo
     metrics = {
         "model": cfg.model.name,
         "holdout_accuracy": holdout_accuracy,

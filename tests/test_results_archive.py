@@ -18,6 +18,7 @@ from src import ensemble
 from src.benchmarks import runner
 from src.config import command_config
 from src.data import dataset
+from src.ensembles import members as ensemble_members
 from src.ensembles.selection import forward_selection
 from src.runs import archive
 from src.runs.recipe import recipe_hash
@@ -191,17 +192,18 @@ def test_members_of_another_test_set_are_refused(tiny_data, tmp_path):
     a = fake_run(tmp_path / "a", tiny_data, seed=1)[0]
     b = fake_run(tmp_path / "b", tiny_data, seed=2, test_fingerprint="0123456789abcdef")[0]
     with pytest.raises(ConfigError, match="members predicted different test sets"):
-        ensemble.check_test_sets([a, b], data)
+        ensemble_members.check_test_sets([a, b], data)
     c = fake_run(tmp_path / "c", tiny_data, seed=3, test_fingerprint="0123456789abcdef")[0]
     with pytest.raises(ConfigError, match=r"another test set than .*test.csv \(fingerprint "
                                           "0123456789abcdef"):
-        ensemble.check_test_sets([b, c], data)
+        ensemble_members.check_test_sets([b, c], data)
     here = dataset.load_test(tiny_data, cache=False).fingerprint()
-    assert ensemble.check_test_sets([a, fake_run(tmp_path / "d", tiny_data)[0]], data) == here
+    d = fake_run(tmp_path / "d", tiny_data)[0]
+    assert ensemble_members.check_test_sets([a, d], data) == here
     # by default the members' own data dir is the one checked
     theirs = OmegaConf.create({"dir": None, "cache": True})
     with pytest.raises(ConfigError, match=re.escape(f"another test set than {tiny_data}/")):
-        ensemble.check_test_sets([b, c], theirs)
+        ensemble_members.check_test_sets([b, c], theirs)
 
 
 def test_the_bench_reuses_an_archived_run_of_its_recipe_and_retrains_a_changed_one(

@@ -99,7 +99,7 @@ def test_ensemble_vote_and_top_n_of_a_sweep(tiny_data, tmp_path):
 
 
 def test_vote_follows_the_majority_where_the_mean_follows_confidence():
-    from src.ensemble import combine
+    from src.ensembles.members import combine
 
     sure_one = np.array([[0.01, 0.99]])
     barely_zero = np.array([[0.51, 0.49]])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.models.conv_geometry import check_blocks_fit
 from src.training import threads
@@ -23,6 +23,21 @@ MAX_SEED = 2**32 - 1  # numpy's legacy seeding accepts no more
 VERBOSITY = ("auto", 0, 1, 2)
 
 
+def _pseudo_labels(p) -> None:
+    runs = p.runs
+    if runs is None:
+        return
+    if isinstance(runs, str):
+        runs = [runs]
+    if not (OmegaConf.is_list(runs) or isinstance(runs, list)) or not all(
+            isinstance(r, str) and r for r in runs):
+        raise ConfigError(f"data.pseudo_labels.runs={p.runs} is not a list of run dirs: give "
+                          "e.g. data.pseudo_labels.runs=[results/a,results/b], or null: off")
+    # below 1: archived predictions are float16, in which 0.99976 and up round to 1
+    _number("data.pseudo_labels.min_confidence", p.min_confidence, lambda v: 0 < v < 1,
+            "a probability in (0, 1), e.g. 0.99")
+
+
 def check(cfg: DictConfig) -> None:
     d, t = cfg.data, cfg.trainer
     _number("data.holdout", d.holdout, lambda v: 0 <= v < 1, "a fraction in [0, 1), e.g. 0.1")
@@ -33,9 +48,7 @@ def check(cfg: DictConfig) -> None:
                               "cross-validation holds out each fold in turn; add data.holdout=0")
     _integer("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED,
              f"an integer in [0, {MAX_SEED}]")
-    if d.pseudo_labels.runs:
-        _number("data.pseudo_labels.min_confidence", d.pseudo_labels.min_confidence,
-                lambda v: 0 < v <= 1, "a probability in (0, 1], e.g. 0.99")
+    _pseudo_labels(d.pseudo_labels)
     _integer("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
     _integer("trainer.epochs", t.epochs, lambda v: v >= 1, "an integer >= 1")
     _integer("trainer.batch_size", t.batch_size, lambda v: v >= 1, "an integer >= 1")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 # The data settings that choose the rows a model is fit on; where the files live does not.
 DATA_KEYS = ("holdout", "folds", "split_seed")
@@ -41,7 +42,12 @@ def _pseudo_labels(data: dict) -> dict:
     """Pseudo-labels change the fit rows; a recipe without them keeps the hash it had before
     they existed."""
     pseudo = data.get("pseudo_labels") or {}
-    return {"pseudo_labels": pseudo} if pseudo.get("runs") else {}
+    runs = pseudo.get("runs")
+    if not runs:
+        return {}
+    # the same sources however they are spelt: one path or a list, in any order, ./ or not
+    runs = sorted(os.path.normpath(r) for r in ([runs] if isinstance(runs, str) else runs))
+    return {"pseudo_labels": {**pseudo, "runs": runs}}
 
 
 def recipe_hash(config: dict) -> str:

@@ -32,6 +32,7 @@ class Scheme:
     mode: str
     splits: list[Split]
     labelled: int  # rows of train.csv
+    pseudo: int = 0  # pseudo-labelled test images in every model's fit rows
 
     def describe(self, test_rows: int) -> str:
         first = self.splits[0]
@@ -42,7 +43,8 @@ class Scheme:
             shape = f"{len(first.fit)} rows to fit, {len(first.holdout)} held out"
         else:
             shape = f"{len(first.fit)} rows to fit, no holdout"
-        return f"{shape}, {test_rows} test rows"
+        extra = f" (with {self.pseudo} pseudo-labelled test images)" if self.pseudo else ""
+        return f"{shape}{extra}, {test_rows} test rows"
 
     def split_record(self, data_cfg) -> dict:
         """What the run's metrics say about the split: enough to make it again."""
@@ -57,13 +59,15 @@ class Scheme:
 def scheme(data_cfg, train_set: Digits, extra: Digits | None = None) -> Scheme:
     """The splits of train_set; `extra` labelled rows (pseudo-labels) join every model's fit
     rows, never a holdout."""
+    pseudo = 0 if extra is None else len(extra)
+
     def fit_on(fit: Digits) -> Digits:
         return fit if extra is None else dataset.concat(fit, extra)
     if data_cfg.folds:
         held = dataset.kfold_rows(train_set, data_cfg.folds, data_cfg.split_seed)
         splits = [Split(model_stem(k), fit_on(fit), holdout, rows) for k, ((fit, holdout), rows)
                   in enumerate(zip(dataset.kfold_splits(train_set, held), held, strict=True))]
-        return Scheme(K_FOLDS, splits, len(train_set))
+        return Scheme(K_FOLDS, splits, len(train_set), pseudo)
     fit, holdout = dataset.holdout_split(train_set, data_cfg.holdout, data_cfg.split_seed)
     return Scheme(HOLDOUT if holdout is not None else ALL_ROWS,
-                  [Split(model_stem(), fit_on(fit), holdout)], len(train_set))
+                  [Split(model_stem(), fit_on(fit), holdout)], len(train_set), pseudo)
