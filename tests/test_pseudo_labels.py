@@ -79,7 +79,7 @@ def test_runs_fit_on_their_rows_and_the_pseudo_labelled_ones(tiny_data, tmp_path
         assert first.returncode == 0, first.stderr[-2000:]
         sources[name] = tmp_path / name / "run"
     confident = int((np.load(sources["all"] / "test_proba.npy").max(axis=1) >= 0.6).sum())
-    assert 0 < confident
+    assert confident > 0
     # the path relative to the directory the command runs in, as a user types it
     seen = call_main("src.run", f"data.dir={tiny_data}", "model=logreg", "figures=false",
                      "hydra.run.dir=seen/run", "submission.dir=subs",
