@@ -135,4 +135,4 @@ def test_pseudo_labels_are_part_of_the_recipe_and_absent_ones_leave_it_as_it_was
         recipe_hash(labelled)
     assert recipe_hash(config("data.pseudo_labels.runs=[results/a]")) != recipe_hash(labelled)
     assert recipe_hash(config("data.pseudo_labels.runs=[results/a,results/b]",
-                              "data.pseudo_labels.min_confidence=0.9")) != recipe_hash(labelled)
+                              "data.pseudo_labels.min_confidence=0.95")) != recipe_hash(labelled)
