@@ -36,14 +36,6 @@ from src.utils.errors import ConfigError, DataError, exit_on_error
 METHODS = ("mean", "vote", "select")
 
 
-
-
-
-
-
-
-
-
 def shared_holdout(runs: list[RunDir]) -> tuple[list[np.ndarray], np.ndarray] | None:
     """The members' class scores on their holdout and its labels, when every member held out
     the same rows (the same labels in the same order); else None."""

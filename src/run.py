@@ -96,8 +96,9 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
     pseudo = pseudo_labels.load(cfg.data, test_set, HydraConfig.get().runtime.cwd)
     # holdout | all rows | k folds; pseudo-labelled test images join every fit
     scheme = validation.scheme(cfg.data, train_set, pseudo.digits if pseudo else None)
-    if pseudo and pseudo.holdout_optimistic(scheme.split_record(cfg.data),
-                                            train_set.fingerprint()):
+    optimistic = pseudo is not None and pseudo.holdout_optimistic(
+        scheme.split_record(cfg.data), train_set.fingerprint())
+    if optimistic:
         log.warning("the holdout score will be optimistic: a pseudo-label source may have "
                     "been fit on rows this run holds out, and its labels carry what it learnt")
     log.info("data: %s", scheme.describe(len(test_set)))
@@ -121,7 +122,7 @@ def _train(cfg: DictConfig, run: RunDir, tracker: run_tracker.RunTracker) -> flo
                                     len(test_set))
     metrics = _metrics(cfg, scheme, fits, oof, train_set, test_set, holdout_accuracy, sub_path)
     if pseudo:
-        metrics["pseudo_labels"] = pseudo.record(metrics["split"], metrics["data"]["train"])
+        metrics["pseudo_labels"] = pseudo.record(optimistic)
     if cfg.figures:
         _figures(run, scheme.splits[0], fits[0], test_set, test_proba)
     run.write_metrics(metrics)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from src.data.dataset import Digits
-from src.ensembles.members import check_test_sets, combine, members
+from src.ensembles.members import combine, members, predicted_test_set
 from src.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,11 @@ class PseudoLabels:
     min_confidence: float
     sources: list[dict]  # each source's metrics: its split, train images, own pseudo-labels
 
-    def record(self, split: dict, train_fingerprint: str) -> dict:
+    def record(self, holdout_optimistic: bool) -> dict:
         """The run's metrics entry: where the labels came from, how many joined, and whether
         the run's holdout (or out-of-fold) score is optimistic for them."""
         return {"runs": self.runs, "min_confidence": self.min_confidence,
-                "rows": len(self.digits),
-                "holdout_optimistic": self.holdout_optimistic(split, train_fingerprint)}
+                "rows": len(self.digits), "holdout_optimistic": holdout_optimistic}
 
     def holdout_optimistic(self, split: dict, train_fingerprint: str) -> bool:
         """True when a source may have been fit on rows this run holds out: one fit on another
@@ -47,18 +46,27 @@ class PseudoLabels:
             or "pseudo_labels" in m for m in self.sources)
 
 
+def source_paths(runs) -> list[str]:
+    """`data.pseudo_labels.runs` as a list: one path, a list of them, or null (none)."""
+    return [runs] if isinstance(runs, str) else [str(r) for r in runs or []]
+
+
 def load(data_cfg, test_set: Digits, cwd: str | Path = ".") -> PseudoLabels | None:
     """The test images whose mean predicted probability over `data_cfg.pseudo_labels.runs`
     reaches its `min_confidence`, or None when no runs are given."""
     cfg = data_cfg.pseudo_labels
-    paths = [cfg.runs] if isinstance(cfg.runs, str) else list(cfg.runs or [])
+    paths = source_paths(cfg.runs)
     if not paths:
         return None
     try:
         runs = members([str(Path(cwd) / p) for p in paths], top=None, at_least=1)
-        if check_test_sets(runs, data_cfg) != test_set.fingerprint():
+        predicted, here = predicted_test_set(runs), test_set.fingerprint()
+        if predicted is None:
             raise ConfigError("they do not record which test set they predicted (runs of an "
                               "older src.run): give runs that do")
+        if predicted != here:
+            raise ConfigError(f"they predicted another test set than {data_cfg.dir}/test.csv "
+                              f"(fingerprint {predicted}, the file's {here})")
     except ConfigError as err:
         raise ConfigError(f"data.pseudo_labels.runs: {err}") from None
     mean = combine([r.test_proba() for r in runs], "mean")
@@ -66,5 +74,5 @@ def load(data_cfg, test_set: Digits, cwd: str | Path = ".") -> PseudoLabels | No
     digits = Digits(test_set.pixels[chosen], mean[chosen].argmax(axis=1).astype(np.uint8))
     log.info("pseudo-labels: %d of %d test images predicted at >= %s by %d run(s)",
              len(chosen), len(test_set), cfg.min_confidence, len(runs))
-    return PseudoLabels(digits, [str(p) for p in paths], cfg.min_confidence,
+    return PseudoLabels(digits, paths, cfg.min_confidence,
                         [r.metrics() for r in runs])

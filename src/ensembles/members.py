@@ -67,20 +67,27 @@ def check_test_sets(runs: list[RunDir], data) -> str | None:
     """The fingerprint of the test set the members predicted; one line when they predicted
     different ones, or another than the data dir's test.csv holds now (a replica shuffled
     otherwise, or Kaggle's own files): such a submission would not belong to these rows."""
-    said = {str(r): (r.metrics().get("data") or {}).get("test") for r in runs}
-    known = sorted({fp for fp in said.values() if fp})
-    if len(known) > 1:
-        groups = "; ".join(f"{fp}: " + ", ".join(r for r, f in said.items() if f == fp)
-                           for fp in known)
-        raise ConfigError(f"members predicted different test sets ({groups})")
+    known = predicted_test_set(runs)
     where = data_dir(runs, data)
     if known and (where is None or not (where / "test.csv").is_file()):
         print(f"note: the members' test set was not checked: {where or 'their data dir'} "
               "has no test.csv here (give data.dir=...)")
     elif known:
         here = dataset.load_test(where, data.cache).fingerprint()
-        if here != known[0]:
+        if here != known:
             raise ConfigError(f"the members predicted another test set than {where}/test.csv "
-                              f"(fingerprint {known[0]}, the file's {here}): join runs trained "
+                              f"(fingerprint {known}, the file's {here}): join runs trained "
                               "on this data, or point data.dir at theirs")
+    return known
+
+
+def predicted_test_set(runs: list[RunDir]) -> str | None:
+    """The fingerprint of the test set the runs recorded predicting (None: none recorded one);
+    one line when they predicted different ones."""
+    said = {str(r): (r.metrics().get("data") or {}).get("test") for r in runs}
+    known = sorted({fp for fp in said.values() if fp})
+    if len(known) > 1:
+        groups = "; ".join(f"{fp}: " + ", ".join(r for r, f in said.items() if f == fp)
+                           for fp in known)
+        raise ConfigError(f"members predicted different test sets ({groups})")
     return known[0] if known else None

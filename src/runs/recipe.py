@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 
+from src.data.pseudo_labels import source_paths
+
 # The data settings that choose the rows a model is fit on; where the files live does not.
 DATA_KEYS = ("holdout", "folds", "split_seed")
 # Trainer keys that change what is logged, not what is learned.
@@ -42,11 +44,10 @@ def _pseudo_labels(data: dict) -> dict:
     """Pseudo-labels change the fit rows; a recipe without them keeps the hash it had before
     they existed."""
     pseudo = data.get("pseudo_labels") or {}
-    runs = pseudo.get("runs")
-    if not runs:
+    if not pseudo.get("runs"):
         return {}
     # the same sources however they are spelt: one path or a list, in any order, ./ or not
-    runs = sorted(os.path.normpath(r) for r in ([runs] if isinstance(runs, str) else runs))
+    runs = sorted(os.path.normpath(r) for r in source_paths(pseudo["runs"]))
     return {"pseudo_labels": {**pseudo, "runs": runs}}
 
 
