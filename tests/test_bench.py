@@ -256,3 +256,35 @@ def test_each_recipe_in_an_ensemble_gets_its_mean_over_its_seeds(tiny_data, tmp_
     assert f"| mean of `{public}` over its 2 seeds | | 0.99700 |" in text
     assert "model=lenet` over" not in text and "| mean of all 5 single models | | 0.99160 |" \
         in text
+
+
+def test_the_speed_section_times_every_model_the_ensemble_trains(tmp_path, monkeypatch):
+    """So that each member's quiet minutes can be told: `model=X` of every member, once."""
+    members = {"a": ["model=cnn", "seed=1"], "b": ["model=cnn_deep", "trainer.epochs=22"],
+               "c": ["model=cnn_public"], "d": ["model=cnn_deep", "seed=2"]}
+    assert runner.member_models(members) == ["cnn", "cnn_deep", "cnn_public"]
+    timed = {}
+
+    def compare(baseline, variants, rounds, **_n):
+        timed.update(variants)
+        return {}
+    monkeypatch.setattr(runner.train_speed, "compare", compare)
+    monkeypatch.setattr(runner.train_speed, "alternate_pairs", lambda *a, **k: {})
+    monkeypatch.setattr(runner.train_speed, "matmul_gflops", lambda: {})
+    monkeypatch.setattr(runner, "machine", lambda: "test machine")
+    runner.Bench(tmp_path, tmp_path, tmp_path).speed(
+        {"rounds": 1, "pairs": 1, "images": 8, "epochs": 1,
+         "models": runner.member_models(members)})
+    models = [v["model"] for v in timed.values() if "control" not in v and not v.get("overrides")
+              and not v.get("env")]
+    assert models == ["cnn_public", "cnn_deep"]
+
+
+def test_quiet_minutes_need_the_speed_of_the_net_the_member_trained():
+    run = {"model": "cnn", "history": {"seconds": [1.0] * 36}, "rows": {"fit": 42000},
+           "command": "python -m src.run model=cnn data.holdout=0"}
+    quiet = {"cnn": 1000.0}
+    assert ensembles_section._quiet_minutes(run, quiet) == "25"  # 36 x 42,000 / 1,000 / 60
+    valid = {**run, "command": run["command"] + " model.estimator.net.padding=valid"}
+    assert ensembles_section._quiet_minutes(valid, quiet) == "—"
+    assert ensembles_section._quiet_minutes({**run, "model": "cnn_deep"}, quiet) == "—"

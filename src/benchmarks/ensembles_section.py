@@ -23,7 +23,8 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
              "marked busy where other processes used the machine meanwhile: they say how long "
              "that run took there, not how fast the recipe is; *quiet min* is the same epochs at "
              "the quiet images/s the train step section measured for its model "
-             f"(`{bench.record('speed.json')}`).",
+             f"(`{bench.record('speed.json')}`; — where that record has no quiet timing of the "
+             "member's net).",
              "", "| member | archived as | test acc (key) | epochs | fit min | quiet min |",
              "|---|---|---|---|---|---|"]
     quiet = _quiet_images_per_s(bench)
@@ -90,9 +91,11 @@ def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
 
 
 def _quiet_minutes(run: dict, quiet: dict[str, float]) -> str:
-    """The run's epochs at its model's quiet speed, in minutes; — when unmeasured."""
+    """The run's epochs at its model's quiet speed, in minutes; — when unmeasured, or when the
+    run's `model.` overrides changed the net the speed was measured on."""
     epochs = len(run["history"]["seconds"]) if run.get("history") else None
-    if run["model"] not in quiet or not epochs:
+    reshaped = any(word.startswith("model.") for word in run["command"].split())
+    if run["model"] not in quiet or not epochs or reshaped:
         return "—"
     return f"{epochs * run['rows']['fit'] / quiet[run['model']] / 60:.0f}"
 

@@ -58,6 +58,13 @@ SPEED_VARIANTS = {
 PUBLIC = "cnn_public"  # the public recipe the default is compared with
 
 
+def member_models(members: dict[str, list[str]]) -> list[str]:
+    """The models ensemble members train (their `model=X`), in order, each once."""
+    named = [o.split("=", 1)[1] for overrides in members.values() for o in overrides
+             if o.startswith("model=")]
+    return list(dict.fromkeys(named))
+
+
 def stamped(record: dict) -> str:
     """A bench record as JSON, with when and where it was measured."""
     return json.dumps(this_machine.stamp(record), indent=2) + "\n"
@@ -188,14 +195,18 @@ class Bench:
                 "test_rows": results[0]["rows"]["test"]}
 
     def speed(self, settings: dict) -> dict:
-        """The matmul peak, the default CNN's train step against SPEED_VARIANTS and the public
-        recipe (in turn, `rounds` times), and XLA in alternating off/on pairs."""
+        """The matmul peak, the default CNN's train step against SPEED_VARIANTS, the public
+        recipe and the other models in `settings["models"]` (the ensemble's, so that each
+        member's quiet minutes can be told; in turn, `rounds` times), and XLA in alternating
+        off/on pairs."""
         record = self.record("speed.json")
         if not record.is_file():
             n = {"images": settings["images"], "epochs": settings["epochs"]}
             peak_before = train_speed.matmul_gflops()
             variants = {name: {"model": "cnn", **v} for name, v in SPEED_VARIANTS.items()}
-            variants[f"model={PUBLIC}"] = {"model": PUBLIC}
+            for model in dict.fromkeys([PUBLIC, *settings.get("models", ())]):
+                if model != SPEED_BASELINE["model"]:
+                    variants[f"model={model}"] = {"model": model}
             compared = train_speed.compare(SPEED_BASELINE, variants, settings["rounds"], **n)
             xla = train_speed.alternate_pairs(
                 SPEED_BASELINE, {"model": "cnn", "overrides": ["trainer.jit_compile=true"]},
