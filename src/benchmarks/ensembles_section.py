@@ -94,7 +94,7 @@ def _quiet_minutes(run: dict, quiet: dict[str, float]) -> str:
     """The run's epochs at its model's quiet speed, in minutes; — when unmeasured, or when the
     run's `model.` overrides changed the net the speed was measured on."""
     epochs = len(run["history"]["seconds"]) if run.get("history") else None
-    reshaped = any(word.startswith("model.") for word in run["command"].split())
+    reshaped = any(word.lstrip("+~").startswith("model.") for word in run["command"].split())
     if run["model"] not in quiet or not epochs or reshaped:
         return "—"
     return f"{epochs * run['rows']['fit'] / quiet[run['model']] / 60:.0f}"
