@@ -202,12 +202,12 @@ class Bench:
         record = self.record("speed.json")
         models = [f"model={m}" for m in dict.fromkeys([PUBLIC, *settings.get("models", ())])
                   if m != SPEED_BASELINE["model"]]
-        untimed = (models if not record.is_file() else
-                   [m for m in models if m not in json.loads(record.read_text())["compared"]])
-        if record.is_file() and untimed:  # a record from before a member of this model joined
+        saved = json.loads(record.read_text()) if record.is_file() else None
+        untimed = [m for m in models if saved is None or m not in saved["compared"]]
+        if saved is not None and untimed:  # a record from before a member of this model joined
             print(f"bench: {record} has no timing of {', '.join(untimed)}: timing the train "
                   "step again", flush=True)
-        if not record.is_file() or untimed:
+        if saved is None or untimed:
             n = {"images": settings["images"], "epochs": settings["epochs"]}
             peak_before = train_speed.matmul_gflops()
             variants = {name: {"model": "cnn", **v} for name, v in SPEED_VARIANTS.items()}
@@ -216,11 +216,13 @@ class Bench:
             xla = train_speed.alternate_pairs(
                 SPEED_BASELINE, {"model": "cnn", "overrides": ["trainer.jit_compile=true"]},
                 settings["pairs"], **n)
-            write_text(record, stamped({
+            text = stamped({
                 "peak_gflops": [peak_before, train_speed.matmul_gflops()], **n,
                 "rounds": settings["rounds"], "compared": compared, "xla_ratios": xla,
-                "platform": machine()}))
-        return json.loads(record.read_text())
+                "platform": machine()})
+            write_text(record, text)
+            saved = json.loads(text)
+        return saved
 
     def sweep(self, launcher: str, extra: list[str]) -> dict:
         """Wall time of `experiment=seed_table` (4 jobs) with one launcher, and its summary."""
