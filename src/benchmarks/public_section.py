@@ -40,7 +40,8 @@ def section_public(bench: Bench, scope: dict) -> str:
         "(32C3-32C3-32C5S2, 64C3-64C3-64C5S2, 128C4, batch norm, dropout 0.4, batch 64, Adam "
         "1e-3 x 0.95 an epoch, 45 epochs). Its train step costs "
         f"{public['flops_per_image'] / 1e6:.0f} MFLOP an image against the default's "
-        f"{speed['baseline']['flops_per_image'] / 1e6:.0f}; measured in the rounds above, "
+        f"{speed['baseline']['flops_per_image'] / 1e6:.0f}; measured in the train step "
+        f"section's rounds of {measured_on(bench.record('speed.json'))}, "
         f"**{epoch_said}"
         f"{', '.join(f'{1 / x:.2f}' for x in public['ratios'])}).", "",
         f"At equal wall time: each recipe trained on the 90% split with "
