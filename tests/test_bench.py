@@ -14,6 +14,7 @@ from src.benchmarks import (
     doc,
     ensembles_section,
     models_section,
+    public_section,
     runner,
     speed_section,
     train_speed,
@@ -188,6 +189,24 @@ def test_timings_carry_their_load_into_the_tables():
     # a record from before loads were kept is no ground for a conclusion either
     assert cells.timed_cell(812.4, None) == "812 (load unknown)"
     assert cells.any_busy(None) and cells.any_busy(BUSY) and not cells.any_busy(QUIET, QUIET)
+
+
+def test_the_public_section_dates_the_speed_rounds_it_quotes(tiny_data, tmp_path, monkeypatch):
+    """The section may be rendered long after the speed section was rerun: it names the rounds'
+    own date rather than pointing at whatever rounds sit above it."""
+    from tests.test_results_archive import fake_run
+
+    bench, scope = _speed_record(tmp_path, [300.0, 310.0], {}, [1.0])
+    run_dir = fake_run(tmp_path / "run", tiny_data)[0]
+    runs = {"cnn": 0.99310, "cnn_public": 0.99333}
+    monkeypatch.setattr(bench, "run", lambda name, overrides: {
+        "dir": str(run_dir), "holdout_accuracy": runs[overrides[0].removeprefix("model=")],
+        "fit_seconds": 1125.0, "fit_load": QUIET, "command": " ".join(overrides),
+        "history": {"seconds": [1.0] * 9}, "rows": {"holdout": 4200}})
+    text = public_section.section_public(bench, {**scope, "equal_time": 1200})
+    assert "Epoch times measured 2026-12-06" in text
+    assert "the train step section's rounds of 2026-12-06, **its epoch takes 1.00x" in text
+    assert "rounds above" not in text and "the public recipe 1 holdout image(s) ahead" in text
 
 
 def test_every_section_renders_from_records_and_names_their_machine(tiny_data, tmp_path):

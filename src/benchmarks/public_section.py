@@ -31,9 +31,10 @@ def section_public(bench: Bench, scope: dict) -> str:
     else:
         epoch_said = f"its epoch takes {epoch_ratio:.2f}x the default's** (each round: "
     busy_runs = [name for name, run in runs.items() if any_busy(run.get("fit_load"))]
+    timed_on = measured_on(bench.record("speed.json"))
     lines = [
         "## The public single-CNN recipe beside ours", "",
-        f"Epoch times measured {measured_on(bench.record('speed.json'))}, the runs "
+        f"Epoch times measured {timed_on}, the runs "
         f"{finished_on(Path(runs[PUBLIC]['dir']))} (see the train "
         "step section for the machine).", "",
         f"`model={PUBLIC}` is the best-known public Digit Recognizer CNN as published "
@@ -41,7 +42,7 @@ def section_public(bench: Bench, scope: dict) -> str:
         "1e-3 x 0.95 an epoch, 45 epochs). Its train step costs "
         f"{public['flops_per_image'] / 1e6:.0f} MFLOP an image against the default's "
         f"{speed['baseline']['flops_per_image'] / 1e6:.0f}; measured in the train step "
-        f"section's rounds of {measured_on(bench.record('speed.json'))}, "
+        f"section's rounds of {timed_on}, "
         f"**{epoch_said}"
         f"{', '.join(f'{1 / x:.2f}' for x in public['ratios'])}).", "",
         f"At equal wall time: each recipe trained on the 90% split with "
