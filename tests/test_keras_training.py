@@ -395,6 +395,46 @@ def test_elastic_distortion_gives_each_image_its_own_field_in_both_directions():
     assert np.array_equal(elastic.distort(batch, 0.0, 4.0, seed).numpy(), batch.numpy())
 
 
+def test_elastic_distortion_of_a_share_of_the_batch_leaves_the_rest_as_they_came():
+    import tensorflow as tf
+
+    from src.models import elastic
+
+    image = np.zeros((28, 28, 1), np.uint8)
+    image[6:22, 12:16] = 255
+    batch = tf.constant(np.repeat(image[None], 400, axis=0))
+    seed = tf.constant([3, 4], tf.int64)
+    out = elastic.distort(batch, alpha=20.0, sigma=4.0, seed=seed, share=0.25).numpy()
+    kept = np.all(out == image.astype(np.float32), axis=(1, 2, 3))
+    assert 0.65 < kept.mean() < 0.85  # about 3 in 4 untouched (binomial: 0.75 +/- 0.022)
+    everything = elastic.distort(batch, 20.0, 4.0, seed).numpy()
+    # the others are the very distortions a share of 1 makes, so the share only chooses
+    np.testing.assert_array_equal(out[~kept], everything[~kept])
+    assert not np.all(everything == image.astype(np.float32), axis=(1, 2, 3)).any()
+    np.testing.assert_array_equal(out, elastic.distort(batch, 20.0, 4.0, seed, 0.25).numpy())
+
+
+def test_the_training_pipeline_distorts_the_share_of_images_its_trainer_asks():
+    from omegaconf import OmegaConf
+
+    from src.models.input_pipeline import dataset
+
+    image = np.zeros((28 * 28,), np.uint8)
+    image[200:500:28] = 255
+    X, y = np.repeat(image[None], 256, axis=0), np.zeros(256, int)
+
+    def untouched(share):
+        cfg = compose_with("model=cnn", "trainer.augment.rotation=0", "trainer.augment.shift=0",
+                           "trainer.augment.zoom=0", "trainer.augment.elastic=20",
+                           f"trainer.augment.elastic_share={share}")
+        trainer = OmegaConf.to_container(cfg.trainer)
+        images = np.concatenate([x for x, _ in dataset(X, y, trainer, seed=0, training=True)])
+        return np.mean(np.all(images.reshape(256, -1) == image, axis=1))
+
+    assert untouched(1.0) == 0
+    assert 0.35 < untouched(0.5) < 0.65  # binomial: 0.5 +/- 0.031
+
+
 def test_a_cnn_trains_with_elastic_distortion_in_its_pipeline(digits):
     X, y = digits
     model = classifier("cnn", epochs=2, batch_size=32, **{"augment.elastic": 20.0}).fit(X, y)

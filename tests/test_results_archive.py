@@ -4,6 +4,7 @@ recipe hash that keys it, ensemble selection, and the load every timing is recor
 Run dirs are written directly, as src.run leaves them, so nothing here trains; the command
 lines are run once each for their output and exit code."""
 
+import copy
 import re
 import subprocess
 import sys
@@ -129,6 +130,18 @@ def test_the_recipe_hash_follows_what_is_learned_not_where_it_is_written():
         "seed=1", "trainer.lr=0.001", "trainer.epochs=35", "data.holdout=0",
         "model.estimator.net.dropout=0.3", "model.estimator.net.bn_momentum=0.99")}
     assert base not in changed and len(changed) == 6
+
+
+def test_a_trainer_key_added_later_keeps_the_hashes_of_runs_archived_before_it():
+    config = OmegaConf.to_container(command_config.load(["model=cnn"]))
+    before = copy.deepcopy(config)  # as a run archived before augment.elastic_share existed
+    del before["trainer"]["augment"]["elastic_share"]
+    assert config["trainer"]["augment"]["elastic_share"] == 1.0  # the default: every image
+    assert recipe_hash(before) == recipe_hash(config)
+    config["trainer"]["augment"].update(elastic=8.0, elastic_share=0.5)
+    half = recipe_hash(config)
+    config["trainer"]["augment"]["elastic_share"] = 1.0
+    assert half != recipe_hash(config) != recipe_hash(before)  # elastic itself still counts
 
 
 def test_ensemble_selection_adds_what_helps_and_weights_it_by_how_often():

@@ -66,6 +66,8 @@ def check(cfg: DictConfig) -> None:
             "alpha in pixels, a number in [0, 100] (0: off)")
     _number("trainer.augment.elastic_sigma", t.augment.elastic_sigma, lambda v: 0.5 <= v <= 14,
             "pixels, a number in [0.5, 14]")
+    _number("trainer.augment.elastic_share", t.augment.elastic_share, lambda v: 0 < v <= 1,
+            "a number in (0, 1] (1: every training image)")
     _number("trainer.decay", t.decay, lambda v: 0 < v <= 1, "a number in (0, 1]")
     if t.ema is not None:
         _number("trainer.ema", t.ema, lambda v: 0 < v < 1,

@@ -8,6 +8,7 @@ and every image moves along the diagonal only, and it draws one field for a whol
 size is unknown when traced, as in a tf.data pipeline; hence this version.
 
     distort(images, alpha=34.0, sigma=4.0, seed=(7, 0))   # (B, 28, 28, 1) in, float32 out
+    distort(images, 8.0, 4.0, seed, share=0.5)            # about half of them; the rest as they are
 """
 
 from __future__ import annotations
@@ -37,9 +38,19 @@ def displacement(shape, alpha: float, sigma: float, seed) -> tf.Tensor:
     return alpha * smooth
 
 
-def distort(images: tf.Tensor, alpha: float, sigma: float, seed) -> tf.Tensor:
-    """Each image of the (B, H, W, 1) batch through its own field, bilinear, 0 outside."""
+def _other(seed):
+    """A second seed from `seed`, so the choice of images is not drawn from the field's noise."""
+    return tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 1)[0]
+
+
+def distort(images: tf.Tensor, alpha: float, sigma: float, seed, share: float = 1.0) -> tf.Tensor:
+    """Each image of the (B, H, W, 1) batch through its own field, bilinear, 0 outside; with
+    `share` < 1, each image with that probability and the others as they came in. Resampling
+    blurs, so a share below 1 keeps sharp digits, like those inference sees, in training."""
     images = tf.cast(images, tf.float32)
+    if share < 1:
+        chosen = tf.random.stateless_uniform(tf.shape(images)[:1], _other(seed)) < share
+        return tf.where(chosen[:, None, None, None], distort(images, alpha, sigma, seed), images)
     shape = tf.shape(images)
     b, h, w = shape[0], shape[1], shape[2]
     moved = displacement((b, h, w), alpha, sigma, seed)

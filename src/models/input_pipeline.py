@@ -55,9 +55,10 @@ def dataset(X, y, trainer: dict, seed: int, training: bool, drop_remainder: bool
         # a seed per batch, other each epoch and the same for the same trainer seed
         seeds = tf.data.Dataset.random(seed=seed + 3, rerandomize_each_iteration=True)
         sigma = trainer["augment"]["elastic_sigma"]
+        share = trainer["augment"].get("elastic_share", 1.0)
         data = tf.data.Dataset.zip(data, seeds).map(
             lambda xy, s: (elastic.distort(xy[0], alpha, sigma,
-                                           tf.stack([s, tf.constant(seed, tf.int64)])),
+                                           tf.stack([s, tf.constant(seed, tf.int64)]), share),
                            xy[1]), num_parallel_calls=calls)
     data = data.map(lambda x, y: (x, tf.one_hot(y, N_CLASSES)), num_parallel_calls=calls)
     return data.prefetch(tf.data.AUTOTUNE)

@@ -4,8 +4,10 @@ Two runs with the same recipe on the same data train the same model (on one kind
 bit for bit; on a GPU, or cut by a time budget on another machine, a model of the same recipe),
 whatever their run dirs, thread counts, figures or verbosity. `make bench` reuses a finished
 run only when its recipe hash is the one it would train now, so a changed recipe trains again.
-A new key in a config group the model reads (a trainer option, say) changes the hash of every
-recipe that reads that group: those runs count as other recipes from then on.
+A new key in a config group the model reads (a trainer option, say) would change the hash of
+every recipe that reads that group, so a key added once runs were archived is listed in
+ADDED_LATER with the value that does what recipes did before it existed: at that value it is
+left out, and archived runs keep their hashes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ TRAINER_LOGGING = ("verbose", "tensorboard")
 # The estimator repeats these from the top level (seed, trainer) or takes them from the
 # machine (threads): counted once, or not at all.
 ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
+# Trainer keys added after runs were archived (a path in the trainer group), each with its value
+# that changes nothing.
+ADDED_LATER = {("augment", "elastic_share"): 1.0}
 
 
 def recipe(config: dict) -> dict:
@@ -33,11 +38,37 @@ def recipe(config: dict) -> dict:
     reads_trainer = "trainer" in config["model"]["estimator"]  # Keras models; not scikit-learn's
     return {
         "model": model,
-        "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING}
-        if reads_trainer else None,
+        "trainer": _trainer(config["trainer"]) if reads_trainer else None,
         "seed": config["seed"],
         "data": {k: config["data"].get(k) for k in DATA_KEYS} | _pseudo_labels(config["data"]),
     }
+
+
+def _trainer(trainer: dict) -> dict:
+    kept = {k: v for k, v in trainer.items() if k not in TRAINER_LOGGING}
+    for path, neutral in ADDED_LATER.items():
+        if _get(kept, path, neutral) == neutral:
+            kept = _without(kept, path)
+    return kept
+
+
+def _get(tree, path: tuple, default):
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return default
+        tree = tree[key]
+    return tree
+
+
+def _without(tree: dict, path: tuple) -> dict:
+    """`tree` without the key at `path` (as it is if there is none), copying only the dicts
+    along the path."""
+    head, *rest = path
+    if head not in tree:
+        return tree
+    if not rest:
+        return {k: v for k, v in tree.items() if k != head}
+    return {**tree, head: _without(tree[head], tuple(rest))}
 
 
 def _pseudo_labels(data: dict) -> dict:
