@@ -99,6 +99,7 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("trainer.augment.elastic=-1", "trainer.augment.elastic"),
     ("trainer.augment.elastic_sigma=0", "trainer.augment.elastic_sigma"),
     ("trainer.augment.elastic_share=0", "trainer.augment.elastic_share"),
+    ("trainer.augment.elastic_share=1.5", "trainer.augment.elastic_share"),
     ("model.estimator.net.bn_momentum=1", "model.estimator.net.bn_momentum"),
     ("trainer.bn_recalibration=-5", "trainer.bn_recalibration"),
 ])

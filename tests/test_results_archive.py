@@ -5,6 +5,7 @@ Run dirs are written directly, as src.run leaves them, so nothing here trains; t
 lines are run once each for their output and exit code."""
 
 import copy
+import json
 import re
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from src.runs.recipe import recipe_hash
 from src.runs.run_dir import RunDir
 from src.utils import machine
 from src.utils.errors import ConfigError
+from tests import helpers
 from tests.helpers import one_line_error, run_module
 
 ROWS, HELD = 120, 30
@@ -130,6 +132,16 @@ def test_the_recipe_hash_follows_what_is_learned_not_where_it_is_written():
         "seed=1", "trainer.lr=0.001", "trainer.epochs=35", "data.holdout=0",
         "model.estimator.net.dropout=0.3", "model.estimator.net.bn_momentum=0.99")}
     assert base not in changed and len(changed) == 6
+
+
+def test_every_archived_run_still_has_the_recipe_hash_it_was_archived_with():
+    # make bench reuses an archived member only while today's code hashes its config as the
+    # archive recorded: a change to the recipe (a new key, say) must not orphan results/
+    archived = sorted(p.parent for p in (helpers.ROOT / "results").glob("*/metrics.json"))
+    assert archived
+    for run in archived:
+        recorded = json.loads((run / "metrics.json").read_text())["archive"]["recipe_hash"]
+        assert recipe_hash(RunDir(run).config()) == recorded, run.name
 
 
 def test_a_trainer_key_added_later_keeps_the_hashes_of_runs_archived_before_it():

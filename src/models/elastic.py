@@ -45,12 +45,16 @@ def _other(seed):
 
 def distort(images: tf.Tensor, alpha: float, sigma: float, seed, share: float = 1.0) -> tf.Tensor:
     """Each image of the (B, H, W, 1) batch through its own field, bilinear, 0 outside; with
-    `share` < 1, each image with that probability and the others as they came in. Resampling
-    blurs, so a share below 1 keeps sharp digits, like those inference sees, in training."""
+    `share` < 1, each image with that probability and the others as they came in. Each
+    resampling blurs a little, so a share below 1 keeps digits nearer those inference sees."""
     images = tf.cast(images, tf.float32)
-    if share < 1:
-        chosen = tf.random.stateless_uniform(tf.shape(images)[:1], _other(seed)) < share
-        return tf.where(chosen[:, None, None, None], distort(images, alpha, sigma, seed), images)
+    if share >= 1:
+        return _distort_all(images, alpha, sigma, seed)
+    chosen = tf.random.stateless_uniform(tf.shape(images)[:1], _other(seed)) < share
+    return tf.where(chosen[:, None, None, None], _distort_all(images, alpha, sigma, seed), images)
+
+
+def _distort_all(images: tf.Tensor, alpha: float, sigma: float, seed) -> tf.Tensor:
     shape = tf.shape(images)
     b, h, w = shape[0], shape[1], shape[2]
     moved = displacement((b, h, w), alpha, sigma, seed)

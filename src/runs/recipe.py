@@ -4,10 +4,11 @@ Two runs with the same recipe on the same data train the same model (on one kind
 bit for bit; on a GPU, or cut by a time budget on another machine, a model of the same recipe),
 whatever their run dirs, thread counts, figures or verbosity. `make bench` reuses a finished
 run only when its recipe hash is the one it would train now, so a changed recipe trains again.
-A new key in a config group the model reads (a trainer option, say) would change the hash of
-every recipe that reads that group, so a key added once runs were archived is listed in
-ADDED_LATER with the value that does what recipes did before it existed: at that value it is
-left out, and archived runs keep their hashes.
+A new trainer key would change the hash of every Keras recipe, so a trainer key added once runs
+were archived is listed in ADDED_LATER with the value that does what recipes did before it
+existed: at that value it is left out, and archived runs keep their hashes. (Other groups have
+no such list yet: a new data or model key changes every hash that reads it, except
+data.pseudo_labels, left out when off.)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ TRAINER_LOGGING = ("verbose", "tensorboard")
 # machine (threads): counted once, or not at all.
 ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
 # Trainer keys added after runs were archived (a path in the trainer group), each with its value
-# that changes nothing.
+# that changes nothing: its default in conf/trainer/default.yaml.
 ADDED_LATER = {("augment", "elastic_share"): 1.0}
 
 
@@ -64,7 +65,7 @@ def _without(tree: dict, path: tuple) -> dict:
     """`tree` without the key at `path` (as it is if there is none), copying only the dicts
     along the path."""
     head, *rest = path
-    if head not in tree:
+    if not isinstance(tree, dict) or head not in tree:
         return tree
     if not rest:
         return {k: v for k, v in tree.items() if k != head}
