@@ -40,7 +40,7 @@ from src.benchmarks.models_section import (
     render_time_to_accuracy,
 )
 from src.benchmarks.public_section import section_public
-from src.benchmarks.runner import Bench, member_models, time_loading
+from src.benchmarks.runner import Bench, member_nets, time_loading
 from src.benchmarks.speed_section import section_speed
 from src.benchmarks.sweeps_section import section_sweeps
 from src.config import command_config
@@ -90,7 +90,7 @@ def main() -> None:
     if scope["members"] is None:
         scope["members"] = len(listed)
     scope["ensemble"] = {name: list(o) for name, o in list(listed.items())[:scope["members"]]}
-    scope["speed"] = {**scope["speed"], "models": member_models(scope["ensemble"])}
+    scope["speed"] = {**scope["speed"], "nets": member_nets(scope["ensemble"])}
     if args.folds is not None:
         scope["folds"] = args.folds or None
     out = Path(args.out or ("bench-quick" if args.quick else "bench"))

@@ -279,11 +279,15 @@ def test_each_recipe_in_an_ensemble_gets_its_mean_over_its_seeds(tiny_data, tmp_
         in text
 
 
-def test_the_speed_section_times_every_model_the_ensemble_trains(tmp_path, monkeypatch):
-    """So that each member's quiet minutes can be told: `model=X` of every member, once."""
+def test_the_speed_section_times_every_net_the_ensemble_trains(tmp_path, monkeypatch):
+    """So that each member's quiet minutes can be told: `model=X` of every member with its
+    `model.` overrides, once."""
+    valid = "model.estimator.net.padding=valid"
     members = {"a": ["model=cnn", "seed=1"], "b": ["model=cnn_deep", "trainer.epochs=22"],
-               "c": ["model=cnn_public"], "d": ["model=cnn_deep", "seed=2"]}
-    assert runner.member_models(members) == ["cnn", "cnn_deep", "cnn_public"]
+               "c": ["model=cnn_public"], "d": ["model=cnn_deep", "seed=2"],
+               "e": ["model=cnn", "trainer.epochs=54", valid], "f": [valid, "model=cnn"]}
+    assert [runner.net_name(n) for n in runner.member_nets(members)] == [
+        "model=cnn", "model=cnn_deep", "model=cnn_public", f"model=cnn {valid}"]
     timed = {}
 
     def compare(baseline, variants, rounds, **_n):
@@ -295,16 +299,18 @@ def test_the_speed_section_times_every_model_the_ensemble_trains(tmp_path, monke
     monkeypatch.setattr(runner, "machine", lambda: "test machine")
     runner.Bench(tmp_path, tmp_path, tmp_path).speed(
         {"rounds": 1, "pairs": 1, "images": 8, "epochs": 1,
-         "models": runner.member_models(members)})
-    models = [v["model"] for v in timed.values() if "control" not in v and not v.get("overrides")
-              and not v.get("env")]
-    assert models == ["cnn_public", "cnn_deep"]
+         "nets": runner.member_nets(members)})
+    assert timed["model=cnn_public"] == {"model": "cnn_public"}
+    assert timed["model=cnn_deep"] == {"model": "cnn_deep"}
+    assert timed[f"model=cnn {valid}"] == {"model": "cnn", "overrides": [valid]}
+    assert "model=cnn" not in timed  # the baseline is the default's net already
     # a record that times them all is kept; one from before a cnn_deep member joined is redone
     timed.clear()
     record = {"compared": {"baseline": {}, "model=cnn_public": {}, "model=cnn_deep": {}}}
     (tmp_path / "bench" / "speed.json").write_text(json.dumps(record))
     bench = runner.Bench(tmp_path, tmp_path, tmp_path)
-    settings = {"rounds": 1, "pairs": 1, "images": 8, "epochs": 1, "models": ["cnn_deep"]}
+    settings = {"rounds": 1, "pairs": 1, "images": 8, "epochs": 1,
+                "nets": [{"model": "cnn_deep", "overrides": []}]}
     assert bench.speed(settings) == record and not timed
     del record["compared"]["model=cnn_deep"]
     (tmp_path / "bench" / "speed.json").write_text(json.dumps(record))
@@ -315,10 +321,12 @@ def test_the_speed_section_times_every_model_the_ensemble_trains(tmp_path, monke
 def test_quiet_minutes_need_the_speed_of_the_net_the_member_trained():
     run = {"model": "cnn", "history": {"seconds": [1.0] * 36}, "rows": {"fit": 42000},
            "command": "python -m src.run model=cnn data.holdout=0"}
-    quiet = {"cnn": 1000.0}
+    quiet = {"model=cnn": 1000.0}
     assert ensembles_section._quiet_minutes(run, quiet) == "25"  # 36 x 42,000 / 1,000 / 60
     valid = {**run, "command": run["command"] + " model.estimator.net.padding=valid"}
-    assert ensembles_section._quiet_minutes(valid, quiet) == "—"
+    assert ensembles_section._quiet_minutes(valid, quiet) == "—"  # not the default's speed
+    quiet["model=cnn model.estimator.net.padding=valid"] = 2000.0
+    assert ensembles_section._quiet_minutes(valid, quiet) == "13"  # its own: 12.6
     added = {**run, "command": run["command"] + " +model.estimator.net.extra=1"}
     assert ensembles_section._quiet_minutes(added, quiet) == "—"
     assert ensembles_section._quiet_minutes({**run, "model": "cnn_deep"}, quiet) == "—"

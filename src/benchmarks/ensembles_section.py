@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 from src.benchmarks.cells import epochs_cell, finished_on, provenance, timed_cell
-from src.benchmarks.runner import Bench
+from src.benchmarks.runner import Bench, net_name, reshapes
 
 
 def section_ensembles(bench: Bench, scope: dict) -> str:
@@ -22,7 +22,8 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
              f"`{result['command']}`; accuracy on the replica's answer key. Fit minutes are "
              "marked busy where other processes used the machine meanwhile: they say how long "
              "that run took there, not how fast the recipe is; *quiet min* is the same epochs at "
-             "the quiet images/s the train step section measured for its model "
+             "the quiet images/s the train step section measured for its net (its model and "
+             "any `model.` overrides) "
              f"(`{bench.record('speed.json')}`; — where that record has no quiet timing of the "
              "member's net).",
              "", "| member | archived as | test acc (key) | epochs | fit min | quiet min |",
@@ -76,7 +77,7 @@ def seed_means(members: list[dict]) -> dict[str, list[float]]:
 
 
 def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
-    """Training images a second, by model, from the speed section's quiet rounds."""
+    """Training images a second, by net (`net_name`), from the speed section's quiet rounds."""
     path = bench.record("speed.json")
     if not path.is_file():
         return {}
@@ -84,20 +85,20 @@ def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
     for name, r in json.loads(path.read_text())["compared"].items():
         quiet = [ips for ips, busy in zip(r["images_per_s"], r["busy"], strict=True)
                  if not busy]
-        model = r["setting"]["model"]
-        if quiet and (name == "baseline" or name == f"model={model}"):
-            speeds[model] = statistics.median(quiet)
+        net = net_name(r["setting"])  # the baseline, or a net timed for a member
+        if quiet and (name == "baseline" or name == net):
+            speeds[net] = statistics.median(quiet)
     return speeds
 
 
 def _quiet_minutes(run: dict, quiet: dict[str, float]) -> str:
-    """The run's epochs at its model's quiet speed, in minutes; — when unmeasured, or when the
-    run's `model.` overrides changed the net the speed was measured on."""
+    """The run's epochs at its net's quiet speed, in minutes; — when that net is unmeasured."""
     epochs = len(run["history"]["seconds"]) if run.get("history") else None
-    reshaped = any(word.lstrip("+~").startswith("model.") for word in run["command"].split())
-    if run["model"] not in quiet or not epochs or reshaped:
+    net = net_name({"model": run["model"],
+                    "overrides": filter(reshapes, run["command"].split())})
+    if net not in quiet or not epochs:
         return "—"
-    return f"{epochs * run['rows']['fit'] / quiet[run['model']] / 60:.0f}"
+    return f"{epochs * run['rows']['fit'] / quiet[net] / 60:.0f}"
 
 
 def _threads_note(members: list[dict]) -> str:

@@ -58,11 +58,27 @@ SPEED_VARIANTS = {
 PUBLIC = "cnn_public"  # the public recipe the default is compared with
 
 
-def member_models(members: dict[str, list[str]]) -> list[str]:
-    """The models ensemble members train (their `model=X`), in order, each once."""
-    named = [o.split("=", 1)[1] for overrides in members.values() for o in overrides
-             if o.startswith("model=")]
-    return list(dict.fromkeys(named))
+def reshapes(override: str) -> bool:
+    """Whether a command-line override changes the net itself (`model.estimator.net.padding=valid`,
+    `+model...`), not how it trains."""
+    return override.lstrip("+~").startswith("model.")
+
+
+def net_name(setting: dict) -> str:
+    """A net's key in the speed record: `model=X` and its `model.` overrides, sorted."""
+    return " ".join([f"model={setting['model']}", *sorted(setting.get("overrides", ()))])
+
+
+def member_nets(members: dict[str, list[str]]) -> list[dict]:
+    """The nets ensemble members train, in order, each once: a member's `model=X` with its
+    `model.` overrides, since a reshaped net trains at its own speed."""
+    nets = {}
+    for overrides in members.values():
+        models = [o.split("=", 1)[1] for o in overrides if o.startswith("model=")]
+        if models:
+            net = {"model": models[-1], "overrides": sorted(filter(reshapes, overrides))}
+            nets.setdefault(net_name(net), net)
+    return list(nets.values())
 
 
 def stamped(record: dict) -> str:
@@ -196,14 +212,14 @@ class Bench:
 
     def speed(self, settings: dict) -> dict:
         """The matmul peak, the default CNN's train step against SPEED_VARIANTS, the public
-        recipe and the other models in `settings["models"]` (the ensemble's, so that each
+        recipe and the other nets in `settings["nets"]` (the ensemble's, so that each
         member's quiet minutes can be told; in turn, `rounds` times), and XLA in alternating
         off/on pairs."""
         record = self.record("speed.json")
-        models = [f"model={m}" for m in dict.fromkeys([PUBLIC, *settings.get("models", ())])
-                  if m != SPEED_BASELINE["model"]]
+        nets = {net_name(n): n for n in [{"model": PUBLIC}, *settings.get("nets", ())]
+                if net_name(n) != net_name(SPEED_BASELINE)}
         saved = json.loads(record.read_text()) if record.is_file() else None
-        untimed = [m for m in models if saved is None or m not in saved["compared"]]
+        untimed = [m for m in nets if saved is None or m not in saved["compared"]]
         if saved is not None and untimed:  # a record from before a member of this model joined
             print(f"bench: {record} has no timing of {', '.join(untimed)}: timing the train "
                   "step again", flush=True)
@@ -211,7 +227,9 @@ class Bench:
             n = {"images": settings["images"], "epochs": settings["epochs"]}
             peak_before = train_speed.matmul_gflops()
             variants = {name: {"model": "cnn", **v} for name, v in SPEED_VARIANTS.items()}
-            variants |= {m: {"model": m.removeprefix("model=")} for m in models}
+            variants |= {name: {"model": n["model"]} | ({"overrides": n["overrides"]}
+                                                        if n.get("overrides") else {})
+                         for name, n in nets.items()}
             compared = train_speed.compare(SPEED_BASELINE, variants, settings["rounds"], **n)
             xla = train_speed.alternate_pairs(
                 SPEED_BASELINE, {"model": "cnn", "overrides": ["trainer.jit_compile=true"]},

@@ -51,8 +51,9 @@ def section_speed(bench: Bench, scope: dict) -> str:
     ranked = sorted(((name, r) for name, r in compared.items() if name != "baseline"),
                     key=lambda item: -statistics.median(item[1]["ratios"]))
     for name, r in ranked:
-        what = " ".join([*r["setting"].get("overrides", []),
-                         *(f"{k}={v}" for k, v in r["setting"].get("env", {}).items())])
+        what = "" if name.startswith("model=") else " ".join(  # a net's name is its overrides
+            [*r["setting"].get("overrides", []),
+             *(f"{k}={v}" for k, v in r["setting"].get("env", {}).items())])
         lines.append(f"| {name}{f' (`{what}`)' if what else ''} "
                      f"| {statistics.median(r['images_per_s']):.0f} "
                      f"| {', '.join(f'{x:.2f}' for x in r['ratios'])} "
