@@ -22,10 +22,9 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
              f"`{result['command']}`; accuracy on the replica's answer key. Fit minutes are "
              "marked busy where other processes used the machine meanwhile: they say how long "
              "that run took there, not how fast the recipe is; *quiet min* is the same epochs at "
-             "the quiet images/s the train step section measured for its net (its model and "
-             "any `model.` overrides) "
-             f"(`{bench.record('speed.json')}`; — where that record has no quiet timing of the "
-             "member's net).",
+             "the quiet images/s the train step section measured for its net, its model with "
+             f"any `model.` overrides (`{bench.record('speed.json')}`; — where that record has "
+             "no quiet timing of the member's net).",
              "", "| member | archived as | test acc (key) | epochs | fit min | quiet min |",
              "|---|---|---|---|---|---|"]
     quiet = _quiet_images_per_s(bench)
@@ -38,7 +37,7 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
     minutes = sum(m["fit_seconds"] for m in result["members"]) / 60
     quiet_total = [_quiet_minutes(m, quiet) for m in result["members"]]
     quiet_sum = (f"{sum(map(float, quiet_total)):.0f} in all" if "—" not in quiet_total
-                 else "")
+                 else "— (a member's net untimed)")
     lines += [f"| mean of `{recipe}` over its {len(seeds)} seeds | | {statistics.mean(seeds):.5f} "
               "| | | |" for recipe, seeds in seed_means(result["members"]).items()
               if len(seeds) > 1]
