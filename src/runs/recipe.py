@@ -4,11 +4,11 @@ Two runs with the same recipe on the same data train the same model (on one kind
 bit for bit; on a GPU, or cut by a time budget on another machine, a model of the same recipe),
 whatever their run dirs, thread counts, figures or verbosity. `make bench` reuses a finished
 run only when its recipe hash is the one it would train now, so a changed recipe trains again.
-A new trainer key would change the hash of every Keras recipe, so a trainer key added once runs
-were archived is listed in ADDED_LATER with the value that does what recipes did before it
-existed: at that value it is left out, and archived runs keep their hashes. (Other groups have
-no such list yet: a new data or model key changes every hash that reads it, except
-data.pseudo_labels, left out when off.)
+A new key in a group the model reads (a trainer option, say) would change the hash of every
+recipe that reads that group, so a key added once runs were archived is listed in ADDED_LATER
+with the value that does what recipes did before it existed: at that value it is left out, and
+archived runs keep their hashes. (data.pseudo_labels, off in more than one spelling, has its own
+rule below.)
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ TRAINER_LOGGING = ("verbose", "tensorboard")
 # The estimator repeats these from the top level (seed, trainer) or takes them from the
 # machine (threads): counted once, or not at all.
 ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
-# Trainer keys added after runs were archived (a path in the trainer group), each with its value
-# that changes nothing: its default in conf/trainer/default.yaml.
-ADDED_LATER = {("augment", "elastic_share"): 1.0}
+# Keys added after runs were archived (their path in the recipe), each with its value that
+# changes nothing: its default in conf/.
+ADDED_LATER = {("trainer", "augment", "elastic_share"): 1.0}
 
 
 def recipe(config: dict) -> dict:
@@ -37,16 +37,13 @@ def recipe(config: dict) -> dict:
     model["estimator"] = {k: v for k, v in model["estimator"].items()
                           if k not in ESTIMATOR_REPEATS}
     reads_trainer = "trainer" in config["model"]["estimator"]  # Keras models; not scikit-learn's
-    return {
+    kept = {
         "model": model,
-        "trainer": _trainer(config["trainer"]) if reads_trainer else None,
+        "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING}
+        if reads_trainer else None,
         "seed": config["seed"],
         "data": {k: config["data"].get(k) for k in DATA_KEYS} | _pseudo_labels(config["data"]),
     }
-
-
-def _trainer(trainer: dict) -> dict:
-    kept = {k: v for k, v in trainer.items() if k not in TRAINER_LOGGING}
     for path, neutral in ADDED_LATER.items():
         if _get(kept, path, neutral) == neutral:
             kept = _without(kept, path)
