@@ -19,6 +19,7 @@ from src.benchmarks import (
     speed_section,
     train_speed,
 )
+from src.utils import machine as this_machine
 
 
 def test_flops_are_counted_from_the_layers_shapes():
@@ -316,6 +317,49 @@ def test_the_speed_section_times_every_net_the_ensemble_trains(tmp_path, monkeyp
     (tmp_path / "bench" / "speed.json").write_text(json.dumps(record))
     bench.speed(settings)
     assert "model=cnn_deep" in timed
+    assert "batch 64" in timed  # a record of no known machine: everything again
+
+
+def test_a_net_that_joins_later_is_timed_alone_against_the_default(tmp_path, monkeypatch):
+    """On the same kind of machine only the new net runs, in turn with the default, and joins
+    the record with its own rounds' default; another machine's record is measured again."""
+    timed = {}
+
+    def compare(baseline, variants, rounds, images, epochs):
+        timed.update(variants)
+        return {"baseline": {"images_per_s": [400.0] * rounds},
+                **{name: {"setting": v, "images_per_s": [200.0] * rounds,
+                          "ratios": [0.5] * rounds, "busy": [False] * rounds,
+                          "loads": [QUIET] * rounds}
+                   for name, v in variants.items()}}
+    monkeypatch.setattr(runner.train_speed, "compare", compare)
+    monkeypatch.setattr(runner.train_speed, "alternate_pairs", lambda *a, **k: {})
+    monkeypatch.setattr(runner.train_speed, "matmul_gflops", lambda: {})
+    bench, _ = _speed_record(tmp_path, [300, 310], {
+        "float32 input": ([1.0, 1.01], {"overrides": ["trainer.pipeline.input_dtype=float32"]})},
+        xla=[1.0])
+    path = tmp_path / "bench" / "speed.json"
+    record = json.loads(path.read_text())
+    record["machine"] = this_machine.describe()
+    path.write_text(json.dumps(record))
+    settings = {"rounds": 5, "pairs": 1, "images": 8, "epochs": 1,
+                "nets": [{"model": "cnn_deep", "overrides": []}]}
+    saved = bench.speed(settings)
+    assert list(timed) == ["model=cnn_deep"]  # not the settings, nor the public net again
+    deep = saved["compared"]["model=cnn_deep"]
+    assert deep["ratios"] == [0.5, 0.5] and deep["timed_later"]["baseline_images_per_s"] == \
+        [400.0, 400.0]  # the record's rounds and images, not the settings'
+    assert saved["compared"]["baseline"] == record["compared"]["baseline"]
+    assert json.loads(path.read_text()) == saved
+    # the quiet minutes scale its ratio to the record's default (305 images/s), not its 200
+    assert ensembles_section._quiet_images_per_s(bench)["model=cnn_deep"] == 0.5 * 305
+    text = speed_section.section_speed(bench, {"speed": {}})
+    assert "model=cnn_deep, *timed " in text and "at 400 images/s" in text
+    timed.clear()
+    record["machine"] = {**record["machine"], "cpu": "another CPU"}
+    path.write_text(json.dumps(record))
+    bench.speed(settings)
+    assert "batch 64" in timed and "model=cnn_public" in timed
 
 
 def test_quiet_minutes_need_the_speed_of_the_net_the_member_trained():

@@ -80,13 +80,24 @@ def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
     path = bench.record("speed.json")
     if not path.is_file():
         return {}
-    speeds = {}
-    for name, r in json.loads(path.read_text())["compared"].items():
-        quiet = [ips for ips, busy in zip(r["images_per_s"], r["busy"], strict=True)
-                 if not busy]
-        net = net_name(r["setting"])  # the baseline, or a net timed for a member
-        if quiet and (name == "baseline" or name == net):
-            speeds[net] = statistics.median(quiet)
+    compared = json.loads(path.read_text())["compared"]
+
+    def quiet(r: dict, key: str) -> list[float]:
+        return [v for v, busy in zip(r[key], r["busy"], strict=True) if not busy]
+    base = quiet(compared["baseline"], "images_per_s")
+    speeds = {net_name(compared["baseline"]["setting"]): statistics.median(base)} if base else {}
+    for name, r in compared.items():
+        net = net_name(r["setting"])  # a net timed for a member, or a setting of the default
+        if name != net:
+            continue
+        if "timed_later" in r:
+            # timed in a later run: its ratio to that run's default, at this record's default
+            # speed (the machine's speed drifts between runs; a ratio within one run does not)
+            ratios = quiet(r, "ratios")
+            if ratios and base:
+                speeds[net] = statistics.median(ratios) * statistics.median(base)
+        elif ips := quiet(r, "images_per_s"):
+            speeds[net] = statistics.median(ips)
     return speeds
 
 

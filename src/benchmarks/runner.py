@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from src import predict, score
 from src.benchmarks import train_speed
-from src.benchmarks.cells import machine
+from src.benchmarks.cells import machine, same_machine
 from src.config import command_config
 from src.data import dataset
 from src.models import persist
@@ -84,6 +84,15 @@ def member_nets(members: dict[str, list[str]]) -> list[dict]:
 def stamped(record: dict) -> str:
     """A bench record as JSON, with when and where it was measured."""
     return json.dumps(this_machine.stamp(record), indent=2) + "\n"
+
+
+def timed_later(compared: dict) -> dict:
+    """The nets of a later `train_speed.compare`, each with when it ran and the default's
+    images/s of its rounds: its ratios are to that run's default, not the record's."""
+    when = this_machine.stamp({})["measured_at"]
+    return {name: {**r, "timed_later": {"measured_at": when, "baseline_images_per_s":
+                                        compared["baseline"]["images_per_s"]}}
+            for name, r in compared.items() if name != "baseline"}
 
 
 class Bench:
@@ -214,23 +223,33 @@ class Bench:
         """The matmul peak, the default CNN's train step against SPEED_VARIANTS, the public
         recipe and the other nets in `settings["nets"]` (the ensemble's, so that each
         member's quiet minutes can be told; in turn, `rounds` times), and XLA in alternating
-        off/on pairs."""
+        off/on pairs. A net that joins later, on the same kind of machine, is timed alone
+        against the default's train step and added to the record."""
         record = self.record("speed.json")
         nets = {net_name(n): n for n in [{"model": PUBLIC}, *settings.get("nets", ())]
                 if net_name(n) != net_name(SPEED_BASELINE)}
+        variants = {name: {"model": n["model"]} | ({"overrides": n["overrides"]}
+                                                   if n.get("overrides") else {})
+                    for name, n in nets.items()}
         saved = json.loads(record.read_text()) if record.is_file() else None
         untimed = [m for m in nets if saved is None or m not in saved["compared"]]
-        if saved is not None and untimed:  # a record from before a member of this model joined
-            print(f"bench: {record} has no timing of {', '.join(untimed)}: timing the train "
-                  "step again", flush=True)
-        if saved is None or untimed:
+        if saved is not None and untimed and same_machine(saved, this_machine.stamp({})):
+            print(f"bench: {record} has no timing of {', '.join(untimed)}: timing "
+                  f"{'it' if len(untimed) == 1 else 'them'} in turn with the default's train "
+                  "step; the rest of the record stands", flush=True)
+            saved["compared"] |= timed_later(train_speed.compare(
+                SPEED_BASELINE, {m: variants[m] for m in untimed}, saved["rounds"],
+                images=saved["images"], epochs=saved["epochs"]))
+            write_text(record, json.dumps(saved, indent=2) + "\n")
+        elif saved is None or untimed:
+            if saved is not None:  # another machine's record: its figures cannot be mixed
+                print(f"bench: {record} has no timing of {', '.join(untimed)} and was "
+                      "measured on another machine: timing the train step again", flush=True)
             n = {"images": settings["images"], "epochs": settings["epochs"]}
             peak_before = train_speed.matmul_gflops()
-            variants = {name: {"model": "cnn", **v} for name, v in SPEED_VARIANTS.items()}
-            variants |= {name: {"model": n["model"]} | ({"overrides": n["overrides"]}
-                                                        if n.get("overrides") else {})
-                         for name, n in nets.items()}
-            compared = train_speed.compare(SPEED_BASELINE, variants, settings["rounds"], **n)
+            compared = train_speed.compare(
+                SPEED_BASELINE, {name: {"model": "cnn", **v} for name, v in
+                                 SPEED_VARIANTS.items()} | variants, settings["rounds"], **n)
             xla = train_speed.alternate_pairs(
                 SPEED_BASELINE, {"model": "cnn", "overrides": ["trainer.jit_compile=true"]},
                 settings["pairs"], **n)
