@@ -23,8 +23,10 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
              "marked busy where other processes used the machine meanwhile: they say how long "
              "that run took there, not how fast the recipe is; *quiet min* is the same epochs at "
              "the quiet images/s the train step section measured for its net, its model with "
-             f"any `model.` overrides (`{bench.record('speed.json')}`; — where that record has "
-             "no quiet timing of the member's net).",
+             "any `model.` overrides (for a net timed later: its quiet ratio to the default "
+             "times the default's quiet images/s of the section's own rounds; "
+             f"`{bench.record('speed.json')}`; — where that record has no quiet timing of the "
+             "member's net).",
              "", "| member | archived as | test acc (key) | epochs | fit min | quiet min |",
              "|---|---|---|---|---|---|"]
     quiet = _quiet_images_per_s(bench)

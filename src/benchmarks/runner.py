@@ -89,9 +89,9 @@ def stamped(record: dict) -> str:
 def timed_later(compared: dict) -> dict:
     """The nets of a later `train_speed.compare`, each with when it ran and the default's
     images/s of its rounds: its ratios are to that run's default, not the record's."""
-    when = this_machine.stamp({})["measured_at"]
+    when, base = this_machine.stamp({})["measured_at"], compared["baseline"]
     return {name: {**r, "timed_later": {"measured_at": when, "baseline_images_per_s":
-                                        compared["baseline"]["images_per_s"]}}
+                                        base["images_per_s"], "baseline_loads": base["loads"]}}
             for name, r in compared.items() if name != "baseline"}
 
 
@@ -233,18 +233,15 @@ class Bench:
                     for name, n in nets.items()}
         saved = json.loads(record.read_text()) if record.is_file() else None
         untimed = [m for m in nets if saved is None or m not in saved["compared"]]
-        if saved is not None and untimed and same_machine(saved, this_machine.stamp({})):
-            print(f"bench: {record} has no timing of {', '.join(untimed)}: timing "
-                  f"{'it' if len(untimed) == 1 else 'them'} in turn with the default's train "
-                  "step; the rest of the record stands", flush=True)
-            saved["compared"] |= timed_later(train_speed.compare(
-                SPEED_BASELINE, {m: variants[m] for m in untimed}, saved["rounds"],
-                images=saved["images"], epochs=saved["epochs"]))
-            write_text(record, json.dumps(saved, indent=2) + "\n")
-        elif saved is None or untimed:
-            if saved is not None:  # another machine's record: its figures cannot be mixed
+        if saved is not None and untimed:
+            if same_machine(saved, this_machine.stamp({})) and saved.get("platform") == machine():
+                saved = self._add_nets(record, saved, {m: variants[m] for m in untimed})
+            else:  # its figures and this machine's cannot be mixed
                 print(f"bench: {record} has no timing of {', '.join(untimed)} and was "
-                      "measured on another machine: timing the train step again", flush=True)
+                      "measured on another or an unrecorded machine: timing the train step "
+                      "again", flush=True)
+                saved = None
+        if saved is None:
             n = {"images": settings["images"], "epochs": settings["epochs"]}
             peak_before = train_speed.matmul_gflops()
             compared = train_speed.compare(
@@ -259,6 +256,38 @@ class Bench:
                 "platform": machine()})
             write_text(record, text)
             saved = json.loads(text)
+        return saved
+
+    @staticmethod
+    def _add_nets(record: Path, saved: dict, variants: dict[str, dict]) -> dict | None:
+        """`saved` with these nets timed in turn with the default's train step, each as
+        `timed_later`; None when the default's speed now is beyond the record's noise of its
+        speed then (another machine under the same name). A net timed busy in every round is
+        left out, to be timed next time."""
+        print(f"bench: {record} has no timing of {', '.join(variants)}: timing "
+              f"{'it' if len(variants) == 1 else 'them'} in turn with the default's train "
+              "step; the rest of the record stands", flush=True)
+        added = train_speed.compare(SPEED_BASELINE, variants, saved["rounds"],
+                                    images=saved["images"], epochs=saved["epochs"])
+        now = [ips for ips, busy in zip(added["baseline"]["images_per_s"],
+                                        added["baseline"]["busy"], strict=True) if not busy]
+        if now:  # (with none quiet, every net is busy too and is left out below)
+            drift = (statistics.median(now)
+                     / statistics.median(saved["compared"]["baseline"]["images_per_s"]))
+            noise = train_speed.noise_of(saved["compared"])
+            if noise is None or abs(drift - 1) > noise:
+                said = "unmeasured" if noise is None else f"{noise:.0%}"
+                print(f"bench: the default's train step ran at {drift:.2f}x the record's "
+                      f"speed, beyond its noise ({said}): timing the whole section again",
+                      flush=True)
+                return None
+        for name, r in timed_later(added).items():
+            if all(r["busy"]):
+                print(f"bench: {name} was timed on a busy machine in every round: left out "
+                      "of the record, to be timed again", flush=True)
+            else:
+                saved["compared"][name] = r
+        write_text(record, json.dumps(saved, indent=2) + "\n")
         return saved
 
     def sweep(self, launcher: str, extra: list[str]) -> dict:

@@ -39,10 +39,11 @@ def section_speed(bench: Bench, scope: dict) -> str:
         f"{speed['rounds']} round(s); a ratio is the setting's images/s over the default's "
         "of the same round (above 1: faster). "
         + ("A row marked *timed* came later, when an ensemble member's net joined: that net "
-           "and the default ran in turn on the same kind of machine, and its ratio is to that "
-           "run's default. " if any("timed_later" in r for r in compared.values()) else "")
-        + (f"This run's noise was {noise:.0%} (the larger of the default's own spread between "
-           "rounds and the widest gap between one setting's ratios in two rounds"
+           "and the default ran in turn on the same kind of machine, and its images/s and "
+           "ratios are of that later run. " if any("timed_later" in r for r in compared.values())
+           else "")
+        + (f"The noise was {noise:.0%} (the larger of the default's own spread between rounds "
+           "of any run here and the widest gap between one setting's ratios in two rounds"
            + ("; the A/A row is the default against itself" if any(
                r["setting"].get("control") for r in compared.values()) else "")
            + "): a setting is called faster or slower only when every round's ratio is beyond "
@@ -59,8 +60,8 @@ def section_speed(bench: Bench, scope: dict) -> str:
              *(f"{k}={v}" for k, v in r["setting"].get("env", {}).items())])
         later = r.get("timed_later")
         when = (f", *timed {later['measured_at'][:10]}* in turn with the default at "
-                f"{statistics.median(later['baseline_images_per_s']):.0f} images/s"
-                if later else "")
+                f"{statistics.median(later['baseline_images_per_s']):.0f} images/s "
+                f"({loads_label(later['baseline_loads'])})" if later else "")
         lines.append(f"| {name}{f' (`{what}`)' if what else ''}{when} "
                      f"| {statistics.median(r['images_per_s']):.0f} "
                      f"| {', '.join(f'{x:.2f}' for x in r['ratios'])} "
