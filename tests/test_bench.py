@@ -250,8 +250,8 @@ def test_every_section_renders_from_records_and_names_their_machine(tiny_data, t
 
 
 def test_each_recipe_in_an_ensemble_gets_its_mean_over_its_seeds(tiny_data, tmp_path):
-    """A recipe's figure is the mean over the members that differ from it only in `seed=`; a
-    recipe trained once has no such row."""
+    """A recipe's figure is the mean over the members that differ from it only in `seed=` (or
+    `threads=`); a recipe trained once has no such row."""
     from tests.test_results_archive import fake_run
 
     def member(command, accuracy):
@@ -261,7 +261,7 @@ def test_each_recipe_in_an_ensemble_gets_its_mean_over_its_seeds(tiny_data, tmp_
                 "threads": 2, "machine": {"cores": 2, "cpu": "test CPU", "system": "Linux"}}
     cnn, public = "python -m src.run data.holdout=0", "python -m src.run model=cnn_public"
     members = [member(cnn, 0.990), member(f"{public} seed=1", 0.996), member(f"{cnn} seed=1",
-               0.994), member(f"{public} seed=2", 0.998), member("python -m src.run "
+               0.994), member(f"{public} seed=2 threads=1", 0.998), member("python -m src.run "
                "model=lenet", 0.980)]
     assert ensembles_section.seed_means(members) == {
         cnn: [0.990, 0.994], public: [0.996, 0.998], "python -m src.run model=lenet": [0.980]}

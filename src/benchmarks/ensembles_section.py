@@ -69,10 +69,12 @@ def section_ensembles(bench: Bench, scope: dict) -> str:
 
 def seed_means(members: list[dict]) -> dict[str, list[float]]:
     """Each recipe's key accuracies over its seeds, in the members' order (a single recipe's
-    figure): members whose commands differ only in `seed=` share a recipe."""
+    figure): members whose commands differ only in `seed=` share a recipe, and in `threads=`,
+    which the recipe's hash leaves out too (how fast, not what is trained)."""
     recipes: dict[str, list[float]] = {}
     for m in members:
-        recipe = " ".join(w for w in m["command"].split() if not w.startswith("seed="))
+        recipe = " ".join(w for w in m["command"].split()
+                          if not w.startswith(("seed=", "threads=")))
         recipes.setdefault(recipe, []).append(m["test_accuracy"])
     return recipes
 
