@@ -8,6 +8,7 @@ from pathlib import Path
 
 from src.benchmarks.cells import epochs_cell, finished_on, provenance, timed_cell
 from src.benchmarks.runner import Bench, net_name, reshapes
+from src.benchmarks.train_speed import quiet
 
 
 def section_ensembles(bench: Bench, scope: dict) -> str:
@@ -85,10 +86,7 @@ def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
     if not path.is_file():
         return {}
     compared = json.loads(path.read_text())["compared"]
-
-    def quiet(r: dict, key: str) -> list[float]:
-        return [v for v, busy in zip(r[key], r["busy"], strict=True) if not busy]
-    base = quiet(compared["baseline"], "images_per_s")
+    base = quiet(compared["baseline"])
     speeds = {net_name(compared["baseline"]["setting"]): statistics.median(base)} if base else {}
     for name, r in compared.items():
         net = net_name(r["setting"])  # a net timed for a member, or a setting of the default
@@ -100,7 +98,7 @@ def _quiet_images_per_s(bench: Bench) -> dict[str, float]:
             ratios = quiet(r, "ratios")
             if ratios and base:
                 speeds[net] = statistics.median(ratios) * statistics.median(base)
-        elif ips := quiet(r, "images_per_s"):
+        elif ips := quiet(r):
             speeds[net] = statistics.median(ips)
     return speeds
 

@@ -234,7 +234,8 @@ class Bench:
         saved = json.loads(record.read_text()) if record.is_file() else None
         untimed = [m for m in nets if saved is None or m not in saved["compared"]]
         if saved is not None and untimed:
-            if same_machine(saved, this_machine.stamp({})) and saved.get("platform") == machine():
+            here = {"machine": this_machine.describe(), "platform": machine()}
+            if same_machine(saved, here) and saved.get("platform") == here["platform"]:
                 saved = self._add_nets(record, saved, {m: variants[m] for m in untimed})
             else:  # its figures and this machine's cannot be mixed
                 print(f"bench: {record} has no timing of {', '.join(untimed)} and was "
@@ -269,8 +270,7 @@ class Bench:
               "step; the rest of the record stands", flush=True)
         added = train_speed.compare(SPEED_BASELINE, variants, saved["rounds"],
                                     images=saved["images"], epochs=saved["epochs"])
-        now = [ips for ips, busy in zip(added["baseline"]["images_per_s"],
-                                        added["baseline"]["busy"], strict=True) if not busy]
+        now = train_speed.quiet(added["baseline"])
         if now:  # (with none quiet, every net is busy too and is left out below)
             drift = (statistics.median(now)
                      / statistics.median(saved["compared"]["baseline"]["images_per_s"]))

@@ -141,6 +141,12 @@ def alternate_pairs(baseline: dict, variant: dict, pairs: int, images: int, epoc
     return {"ratios": ratios, "busy": busy}
 
 
+def quiet(entry: dict, key: str = "images_per_s") -> list[float]:
+    """An entry of `compare`'s record, its `key` ("images_per_s" or "ratios") in the rounds
+    not measured busy."""
+    return [v for v, busy in zip(entry[key], entry["busy"], strict=True) if not busy]
+
+
 def verdict(ratios: list[float], noise: float | None, busy: list[bool] = ()) -> str:
     """'faster' or 'slower' when every ratio is beyond the baseline's own spread, else
     'within noise'; with no spread measured (one round), or any ratio measured on a busy
