@@ -381,6 +381,14 @@ def test_a_net_that_joins_later_is_timed_alone_against_the_default(tmp_path, mon
     bench.speed({**settings, "nets": [deep, valid]})
     assert "batch 64" in timed and "model=cnn_public" in timed
     assert "2.02x the record's speed" in capsys.readouterr().out
+    # a record whose default was timed busy in every round is no speed to set this one against
+    timed.clear()
+    busy_default = {**saved["compared"]["baseline"], "busy": [True, True]}
+    path.write_text(json.dumps({**saved, "compared": {**saved["compared"],
+                                                      "baseline": busy_default}}))
+    now.update(default=[300.0, 320.0])
+    bench.speed({**settings, "nets": [deep, valid]})
+    assert "batch 64" in timed and "no quiet timing of the default" in capsys.readouterr().out
     # a record of another kind of machine is measured again without a try
     timed.clear(), calls.clear()
     path.write_text(json.dumps({**saved, "machine": {**saved["machine"], "cpu": "another"}}))

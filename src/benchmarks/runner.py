@@ -271,9 +271,13 @@ class Bench:
         added = train_speed.compare(SPEED_BASELINE, variants, saved["rounds"],
                                     images=saved["images"], epochs=saved["epochs"])
         now = train_speed.quiet(added["baseline"])
+        then = train_speed.quiet(saved["compared"]["baseline"])
+        if now and not then:
+            print("bench: the record has no quiet timing of the default to set this one "
+                  "against: timing the whole section again", flush=True)
+            return None
         if now:  # (with none quiet, every net is busy too and is left out below)
-            drift = (statistics.median(now)
-                     / statistics.median(saved["compared"]["baseline"]["images_per_s"]))
+            drift = statistics.median(now) / statistics.median(then)
             noise = train_speed.noise_of(saved["compared"])
             if noise is None or abs(drift - 1) > noise:
                 said = "unmeasured" if noise is None else f"{noise:.0%}"
