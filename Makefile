@@ -30,7 +30,7 @@ NAME    ?=
 # tests stay on one worker (--dist=loadscope) and share its fixtures' trained runs
 TEST_WORKERS ?= auto
 
-.PHONY: help setup data run score submit scores test test-slurm lint clean bench show report \
+.PHONY: help setup data run score submit scores test test-heavy test-slurm lint clean bench show report \
 	predict ensemble archive config-reference dashboard mlflow-ui kaggle-run leaderboard
 
 help: ## list the targets
@@ -95,8 +95,12 @@ kaggle-run: setup ## train in a Kaggle session on its GPU: ARGS="model=cnn ..." 
 leaderboard: setup ## the public leaderboard's top, your best public score and rank, the ledger's best holdout
 	$(PY) scripts/leaderboard.py
 
-test: setup ## run the test suite on tiny generated data, all but `slow` and `slurm` (11 min 3 s on a quiet 2-core machine: docs/benchmarks.md)
-	$(PY) -m pytest -m "not slow and not slurm" --durations=15 \
+test: setup ## run the test suite on tiny generated data, all but `slow`, `slurm` and `heavy` (11 min 3 s on a quiet 2-core machine: docs/benchmarks.md)
+	$(PY) -m pytest -m "not slow and not slurm and not heavy" --durations=15 \
+		--numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
+
+test-heavy: setup ## the `heavy` tests: simulated GPUs, Kaggle kernels, MLflow in a browser, CNN searches (CI runs them)
+	$(PY) -m pytest -m "heavy and not slow and not slurm" --durations=15 \
 		--numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
 
 test-slurm: setup ## start a local single-node Slurm (installs it first) and run the Slurm tests

@@ -128,6 +128,7 @@ def _labels(run) -> np.ndarray:
     return np.load(run / "test_proba.npy").argmax(axis=1)
 
 
+@pytest.mark.heavy
 def test_the_float32_baseline_is_a_trained_model_on_the_cpu(runs, tiny_data):
     assert _compute(runs["float32"]) == {"policy": "float32", "strategy": "default",
                                          "replicas": 1, "accelerators": [],
@@ -137,6 +138,7 @@ def test_the_float32_baseline_is_a_trained_model_on_the_cpu(runs, tiny_data):
     assert np.mean(_labels(runs["float32"]) == key) >= 0.9
 
 
+@pytest.mark.heavy
 def test_one_gpu_trains_in_mixed_precision_and_predicts_the_float32_classes(runs):
     run = runs["one_gpu"]
     compute = _compute(run)
@@ -155,6 +157,7 @@ def test_one_gpu_trains_in_mixed_precision_and_predicts_the_float32_classes(runs
     np.testing.assert_allclose(loss, float32_loss, rtol=0.01)  # measured: within 0.1%
 
 
+@pytest.mark.heavy
 def test_two_gpus_mirror_the_model_and_predict_the_float32_classes(runs):
     run = runs["two_gpus"]
     compute = _compute(run)
@@ -168,6 +171,7 @@ def test_two_gpus_mirror_the_model_and_predict_the_float32_classes(runs):
     assert np.mean(_labels(run) == _labels(runs["float32"])) >= TWO_GPU_AGREEMENT
 
 
+@pytest.mark.heavy
 def test_a_mirrored_mixed_precision_model_predicts_again_in_a_plain_process(runs, tmp_path):
     run = runs["two_gpus"]
     result = run_module("src.predict", f"run={run}", f"submission.dir={tmp_path}",
@@ -179,6 +183,7 @@ def test_a_mirrored_mixed_precision_model_predicts_again_in_a_plain_process(runs
     assert np.mean(pd.read_csv(written)["Label"].to_numpy() == _labels(run)) >= 0.99
 
 
+@pytest.mark.heavy
 def test_a_last_batch_smaller_than_the_replicas_trains_without_nan(tmp_path):
     # 273 rows at batch 16 leave a last batch of 1 row: before the fix, the replica without
     # a row made the batch norms' scales NaN (with oneDNN, as here, the process aborted)

@@ -77,6 +77,7 @@ class Session:
                 if p.is_file()}
 
 
+@pytest.mark.heavy
 def test_a_kernel_trains_on_kaggle_and_comes_home_as_a_local_run(kaggle):
     result = kaggle.kaggle_run("model=nn", "trainer.epochs=1", in_process=False)
     assert result.returncode == 0, result.stderr
@@ -258,6 +259,7 @@ def test_the_session_finds_the_competition_where_kaggle_mounts_it(tmp_path):
         kernel_bootstrap.competition_dir(tmp_path, "other")
 
 
+@pytest.mark.heavy
 def test_a_kernel_left_by_ctrl_c_is_listed_and_fetched_later(kaggle):
     kaggle.stub.kernels.delay = 1.0  # the session has not started when the user stops waiting
     env = {**os.environ, **kaggle.env()}

@@ -292,6 +292,7 @@ def test_ema_predicts_with_the_moving_average_of_the_weights(digits):
     assert not np.array_equal(plain.predict_proba(X), averaged.predict_proba(X))
 
 
+@pytest.mark.heavy
 def test_augmentation_inside_the_model_trains_and_saves_the_bare_net(digits, tmp_path):
     X, y = digits
     inside = classifier(model="cnn", epochs=1, **{"pipeline.augment_in": "model",

@@ -41,6 +41,7 @@ def test_a_keras_run_writes_its_figures_and_tensorboard_logs(nn_run):
     assert events, "TensorBoard event files"
 
 
+@pytest.mark.heavy
 def test_the_svm_draws_its_c_search(tiny_data, tmp_path):
     result = train(tiny_data, tmp_path, "model=svm", "model.estimator.n_iter=3",
                    in_process=True)

@@ -41,6 +41,7 @@ def job_dirs(tmp_path):
     return sorted(p.name for p in (tmp_path / "s").iterdir() if (p / ".hydra").is_dir())
 
 
+@pytest.mark.heavy
 def test_a_stopped_search_resumes_toward_its_total(tiny_data, tmp_path):
     first = search(tiny_data, tmp_path, 2)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -148,6 +149,7 @@ LAUNCHERS = [
 ]
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_a_cnn_search_prunes_a_hopeless_trial(tiny_data, tmp_path, launcher):
     """Each epoch's holdout accuracy reaches the trial through the study's storage, wherever

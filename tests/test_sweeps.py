@@ -193,6 +193,7 @@ def test_slurm_without_sbatch_is_one_line(tiny_data, tmp_path):
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.heavy
 def test_cnn_ensemble_trains_its_seeds_and_averages_them_in_one_command(tiny_data, tmp_path):
     result = call_main("src.run", "experiment=cnn_ensemble", f"data.dir={tiny_data}",
                        "trainer.verbose=0", "trainer.epochs=1", "figures=false",

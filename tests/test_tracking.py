@@ -146,6 +146,7 @@ def mlflow_server(tmp_path):
         server.wait(timeout=30)
 
 
+@pytest.mark.heavy
 @pytest.mark.integration
 @needs_mlflow
 def test_a_tracking_server_that_dies_mid_run_never_loses_the_run(tiny_data, tmp_path,
@@ -180,6 +181,7 @@ def test_a_tracking_server_that_dies_mid_run_never_loses_the_run(tiny_data, tmp_
     assert (out / "submissions").is_dir() and metrics["submission"].endswith(".csv")
 
 
+@pytest.mark.heavy
 @pytest.mark.integration
 @needs_mlflow
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
