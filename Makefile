@@ -95,7 +95,7 @@ kaggle-run: setup ## train in a Kaggle session on its GPU: ARGS="model=cnn ..." 
 leaderboard: setup ## the public leaderboard's top, your best public score and rank, the ledger's best holdout
 	$(PY) scripts/leaderboard.py
 
-test: setup ## run the test suite on tiny generated data, all but `slow`, `slurm` and `heavy` (11 min 3 s on a quiet 2-core machine: docs/benchmarks.md)
+test: setup ## run the test suite on tiny generated data, all but `slow`, `slurm` and `heavy` (7 min 15 s on a quiet 2-core machine: docs/benchmarks.md)
 	$(PY) -m pytest -m "not slow and not slurm and not heavy" --durations=15 \
 		--numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
 
