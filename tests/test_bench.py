@@ -387,8 +387,10 @@ def test_a_net_that_joins_later_is_timed_alone_against_the_default(tmp_path, mon
     path.write_text(json.dumps({**saved, "compared": {**saved["compared"],
                                                       "baseline": busy_default}}))
     now.update(default=[300.0, 320.0])
+    calls.clear()
     bench.speed({**settings, "nets": [deep, valid]})
     assert "batch 64" in timed and "no quiet timing of the default" in capsys.readouterr().out
+    assert len(calls) == 1  # the whole section at once, no try of the new nets alone first
     # a record of another kind of machine is measured again without a try
     timed.clear(), calls.clear()
     path.write_text(json.dumps({**saved, "machine": {**saved["machine"], "cpu": "another"}}))

@@ -262,20 +262,21 @@ class Bench:
     @staticmethod
     def _add_nets(record: Path, saved: dict, variants: dict[str, dict]) -> dict | None:
         """`saved` with these nets timed in turn with the default's train step, each as
-        `timed_later`; None when the default's speed now is beyond the record's noise of its
-        speed then (another machine under the same name). A net timed busy in every round is
-        left out, to be timed next time."""
+        `timed_later`; None when the record has no quiet round of the default to set them
+        against, or when the default's speed now is beyond the record's noise of its speed then
+        (another machine under the same name). A net timed busy in every round is left out, to
+        be timed next time."""
+        then = train_speed.quiet(saved["compared"]["baseline"])
+        if not then:
+            print("bench: the record has no quiet timing of the default to set new nets "
+                  "against: timing the whole section again", flush=True)
+            return None
         print(f"bench: {record} has no timing of {', '.join(variants)}: timing "
               f"{'it' if len(variants) == 1 else 'them'} in turn with the default's train "
               "step; the rest of the record stands", flush=True)
         added = train_speed.compare(SPEED_BASELINE, variants, saved["rounds"],
                                     images=saved["images"], epochs=saved["epochs"])
         now = train_speed.quiet(added["baseline"])
-        then = train_speed.quiet(saved["compared"]["baseline"])
-        if now and not then:
-            print("bench: the record has no quiet timing of the default to set this one "
-                  "against: timing the whole section again", flush=True)
-            return None
         if now:  # (with none quiet, every net is busy too and is left out below)
             drift = statistics.median(now) / statistics.median(then)
             noise = train_speed.noise_of(saved["compared"])
