@@ -29,6 +29,7 @@ NAME    ?=
 # pytest-xdist workers: most tests wait on a subprocess or a server, so one a core; a module's
 # tests stay on one worker (--dist=loadscope) and share its fixtures' trained runs
 TEST_WORKERS ?= auto
+PYTEST_XDIST = --durations=15 --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
 
 .PHONY: help setup data run score submit scores test test-heavy test-slurm lint clean bench show report \
 	predict ensemble archive config-reference dashboard mlflow-ui kaggle-run leaderboard
@@ -96,12 +97,10 @@ leaderboard: setup ## the public leaderboard's top, your best public score and r
 	$(PY) scripts/leaderboard.py
 
 test: setup ## run the test suite on tiny generated data, all but `slow`, `slurm` and `heavy` (7 min 15 s on a quiet 2-core machine: docs/benchmarks.md)
-	$(PY) -m pytest -m "not slow and not slurm and not heavy" --durations=15 \
-		--numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
+	$(PY) -m pytest -m "not slow and not slurm and not heavy" $(PYTEST_XDIST)
 
 test-heavy: setup ## the `heavy` tests: simulated GPUs, Kaggle kernels, MLflow in a browser, CNN searches (CI runs them)
-	$(PY) -m pytest -m "heavy and not slow and not slurm" --durations=15 \
-		--numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadscope
+	$(PY) -m pytest -m "heavy and not slow and not slurm" $(PYTEST_XDIST)
 
 test-slurm: setup ## start a local single-node Slurm (installs it first) and run the Slurm tests
 	bash scripts/slurm_cluster.sh start
