@@ -89,6 +89,7 @@ def test_model_picks_its_trainer_but_the_command_line_wins():
     ("model.estimator.net.padding=full", "model.estimator.net.padding"),
     ("model.estimator.net.filters=[8,8,8,8,8]", "model.estimator.net.filters"),
     ("trainer.ema=1", "trainer.ema"),
+    ("trainer.deskew=yes", "trainer.deskew"),
     ("trainer.ema=0.999 trainer.early_stopping=3", "trainer.ema"),
     ("model=cnn_public model.estimator.net.dropout=1.5", "model.estimator.net.dropout"),
     ("trainer.decay=0", "trainer.decay"),

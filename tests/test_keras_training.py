@@ -292,6 +292,14 @@ def test_ema_predicts_with_the_moving_average_of_the_weights(digits):
     assert not np.array_equal(plain.predict_proba(X), averaged.predict_proba(X))
 
 
+def test_ema_without_batch_norm_recalibration_is_warned_about(digits, caplog):
+    X, y = digits
+    classifier(epochs=1, ema=0.9, bn_recalibration=2048).fit(X, y)
+    assert "trainer.bn_recalibration=2048" not in caplog.text
+    classifier(epochs=1, ema=0.9, bn_recalibration=0).fit(X, y)
+    assert "trainer.ema=0.9 with trainer.bn_recalibration=0" in caplog.text
+
+
 @pytest.mark.heavy
 def test_augmentation_inside_the_model_trains_and_saves_the_bare_net(digits, tmp_path):
     X, y = digits

@@ -83,7 +83,7 @@ def check(cfg: DictConfig) -> None:
     if t.time_budget is not None:
         _number("trainer.time_budget", t.time_budget, lambda v: v > 0,
                 "seconds > 0, or null: no limit")
-    for name in ("tta", "jit_compile", "deterministic", "tensorboard"):
+    for name in ("deskew", "tta", "jit_compile", "deterministic", "tensorboard"):
         if not isinstance(t[name], bool):
             raise ConfigError(f"trainer.{name}={t[name]} is not true or false")
     if t.mixed_precision not in ("auto", True, False):

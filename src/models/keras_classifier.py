@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import Interval
 
 from src.models import batch_norm, compute, contract, input_pipeline
 from src.models.contract import RunnerModel
+from src.models.deskew import deskew
 from src.models.progress import EpochProgress
 from src.models.training_schedule import TrainingSchedule
 
@@ -86,6 +87,9 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, validation_data, strategy):
         t = self.trainer
+        X = self._preprocess(X)
+        if validation_data is not None:
+            validation_data = (self._preprocess(validation_data[0]), *validation_data[1:])
         self.classes_ = np.arange(input_pipeline.N_CLASSES)
         pipeline = t["pipeline"]
         keras.utils.set_random_seed(self.seed)
@@ -117,6 +121,10 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         schedule = TrainingSchedule(t, steps_per_epoch)
         callbacks = [schedule, EpochProgress(schedule)]  # the schedule first: the line reads it
         clean = self._recalibration_images(X)
+        if t["ema"] is not None and clean is None:
+            log.warning("trainer.ema=%s with trainer.bn_recalibration=0: batch norm keeps the "
+                        "statistics of the last weights, not of their average; set "
+                        "trainer.bn_recalibration=2048 to measure them again", t["ema"])
         if clean is not None and validation is not None:
             callbacks.append(batch_norm.BeforeEachScore(self.model_, clean))
         callbacks += [keras.callbacks.LambdaCallback(on_epoch_end=listener)
@@ -166,8 +174,13 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         with compute.process_settings(self.trainer.get("deterministic", False)):
             return self._predict_proba(X)
 
+    def _preprocess(self, X):
+        # before augmentation, so training distorts upright digits, as inference sees them;
+        # .get: runs saved before trainer.deskew existed predict as they were trained
+        return deskew(X) if self.trainer.get("deskew") else X
+
     def _predict_proba(self, X):
-        images = input_pipeline.as_images(X)
+        images = input_pipeline.as_images(self._preprocess(X))
         if not self.trainer.get("tta"):
             return self.model_.predict(images, batch_size=1024, verbose=0)
         # test-time augmentation: the mean over the image and its 1-pixel shifts
