@@ -23,7 +23,7 @@ from src.data import dataset
 from src.ensembles import members as ensemble_members
 from src.ensembles.selection import forward_selection
 from src.runs import archive
-from src.runs.recipe import recipe_hash
+from src.runs.recipe import ADDED_LATER, recipe_hash
 from src.runs.run_dir import RunDir
 from src.utils import machine
 from src.utils.errors import ConfigError
@@ -154,6 +154,24 @@ def test_a_trainer_key_added_later_keeps_the_hashes_of_runs_archived_before_it()
     half = recipe_hash(config)
     config["trainer"]["augment"]["elastic_share"] = 1.0
     assert half != recipe_hash(config) != recipe_hash(before)  # elastic itself still counts
+
+
+def test_every_key_added_later_is_neutral_at_todays_default_and_counts_otherwise():
+    config = OmegaConf.to_container(command_config.load(["model=cnn"]))
+    for path, neutral in ADDED_LATER.items():
+        *parents, key = path
+        group = config
+        for name in parents:
+            group = group[name]
+        assert group[key] == neutral, path  # the default still does what recipes did before
+        before = copy.deepcopy(config)
+        target = before
+        for name in parents:
+            target = target[name]
+        del target[key]
+        assert recipe_hash(before) == recipe_hash(config), path
+    config["trainer"]["deskew"] = True
+    assert recipe_hash(config) != recipe_hash(before)
 
 
 def test_ensemble_selection_adds_what_helps_and_weights_it_by_how_often():

@@ -28,7 +28,7 @@ TRAINER_LOGGING = ("verbose", "tensorboard")
 ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
 # Keys added after runs were archived (their path in the recipe), each with its value that
 # changes nothing: its default in conf/.
-ADDED_LATER = {("trainer", "augment", "elastic_share"): 1.0}
+ADDED_LATER = {("trainer", "augment", "elastic_share"): 1.0, ("trainer", "deskew"): False}
 
 
 def recipe(config: dict) -> dict:
