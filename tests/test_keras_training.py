@@ -21,8 +21,8 @@ from src.models.training_schedule import TrainingSchedule, cosine_with_warmup
 from tests.helpers import KERAS, compose_with, digit_images, train
 
 
-def classifier(model="nn", **trainer):
-    cfg = compose_with(f"model={model}", "trainer.verbose=0", "threads=2",
+def classifier(model="nn", *overrides, **trainer):
+    cfg = compose_with(f"model={model}", "trainer.verbose=0", "threads=2", *overrides,
                        *(f"trainer.{k}={v}" for k, v in trainer.items()))
     return instantiate(cfg.model.estimator, _convert_="all")
 
@@ -292,12 +292,17 @@ def test_ema_predicts_with_the_moving_average_of_the_weights(digits):
     assert not np.array_equal(plain.predict_proba(X), averaged.predict_proba(X))
 
 
-def test_ema_without_batch_norm_recalibration_is_warned_about(digits, caplog):
+def test_ema_without_batch_norm_recalibration_is_warned_about_where_there_is_batch_norm(
+        digits, caplog):
     X, y = digits
-    classifier(epochs=1, ema=0.9, bn_recalibration=2048).fit(X, y)
-    assert "trainer.bn_recalibration=2048" not in caplog.text
-    classifier(epochs=1, ema=0.9, bn_recalibration=0).fit(X, y)
-    assert "trainer.ema=0.9 with trainer.bn_recalibration=0" in caplog.text
+    warning = "trainer.ema=0.9 with trainer.bn_recalibration=0"
+    classifier(model="nn", epochs=1, ema=0.9, bn_recalibration=0).fit(X, y)
+    assert warning not in caplog.text  # no batch norm: nothing to measure again
+    small = ("model.estimator.net.filters=[4]", "model.estimator.net.dense=8")
+    classifier("cnn", *small, epochs=1, ema=0.9, bn_recalibration=2048).fit(X, y)
+    assert warning not in caplog.text
+    classifier("cnn", *small, epochs=1, ema=0.9, bn_recalibration=0).fit(X, y)
+    assert warning in caplog.text
 
 
 @pytest.mark.heavy

@@ -12,12 +12,13 @@ from tests.helpers import call_main, make_data_dir, one_line_error, run_module, 
 
 @pytest.fixture(scope="module")
 def runs(tiny_data, tmp_path_factory):
-    """Two logreg runs (other seeds, other regularisation) and an nn run, same holdout."""
+    """Two logreg runs (other seeds, other regularisation) and an nn run on deskewed digits
+    (its saved config tells predict to deskew too), same holdout."""
     out = tmp_path_factory.mktemp("runs")
     made = []
     for name, overrides in (("a", ["model=logreg", "model.estimator.C=0.001"]),
                             ("b", ["model=logreg", "seed=2"]),
-                            ("c", ["model=nn", "trainer.epochs=3"])):
+                            ("c", ["model=nn", "trainer.epochs=3", "trainer.deskew=true"])):
         result = train(tiny_data, out / name, *overrides, "figures=false", in_process=True)
         assert result.returncode == 0, result.stderr[-2000:]
         made.append(out / name / "run")

@@ -35,13 +35,18 @@ class BeforeEachScore(keras.callbacks.Callback):
         recalibrate(self.net, self.images)
 
 
+def norm_layers(net: keras.Model) -> list:
+    """The batch norm layers whose statistics training moves (a frozen one keeps them in
+    training mode too: Keras skips it)."""
+    return [layer for layer in leaf_layers(net)
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+
+
 def recalibrate(net: keras.Model, images: np.ndarray) -> int:
     """Set every batch norm layer's moving mean and variance to those of `images` (uint8
     (N, 28, 28, 1), unaugmented), a pass in chunks of CHUNK images; how many layers it set."""
     layers = list(leaf_layers(net))
-    # a frozen batch norm layer keeps its statistics in training mode too (Keras skips it)
-    norms = [layer for layer in layers
-             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    norms = norm_layers(net)
     if not norms or len(images) == 0:
         return 0
     drops = [layer for layer in layers if isinstance(layer, keras.layers.Dropout)]

@@ -13,6 +13,8 @@ import numpy as np
 from scipy import ndimage
 
 SIDE = 28
+CENTRE = SIDE / 2  # where MNIST put each digit's centre of mass: a whole pixel, no half-pixel blur
+MAX_SLANT = 2.0  # handwriting stays within about +/-1.5; two far-apart dots would shear away
 
 
 def shear(image: np.ndarray) -> tuple[float, np.ndarray]:
@@ -20,7 +22,7 @@ def shear(image: np.ndarray) -> tuple[float, np.ndarray]:
     mass (row, col); a blank image has no slant and the image's centre."""
     total = image.sum()
     if total <= 0:
-        return 0.0, np.full(2, (SIDE - 1) / 2)
+        return 0.0, np.full(2, CENTRE)
     rows, cols = np.mgrid[:SIDE, :SIDE]
     centre = np.array([(rows * image).sum(), (cols * image).sum()]) / total
     dr, dc = rows - centre[0], cols - centre[1]
@@ -31,11 +33,13 @@ def shear(image: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def deskew_image(image: np.ndarray) -> np.ndarray:
-    """One (28, 28) image, float: sheared so its slant is 0, bilinear, 0 outside."""
+    """One (28, 28) image, float: sheared so its slant is 0 (within +/-MAX_SLANT), its centre of
+    mass moved to CENTRE, bilinear, 0 outside."""
     slant, centre = shear(image)
+    slant = float(np.clip(slant, -MAX_SLANT, MAX_SLANT))
     # output (r, c) reads input (r, c + slant * r) + offset: the output centre reads the mass centre
     matrix = np.array([[1.0, 0.0], [slant, 1.0]])
-    offset = centre - matrix @ np.full(2, (SIDE - 1) / 2)
+    offset = centre - matrix @ np.full(2, CENTRE)
     return ndimage.affine_transform(image, matrix, offset=offset, order=1, mode="constant")
 
 

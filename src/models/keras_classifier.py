@@ -121,7 +121,7 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         schedule = TrainingSchedule(t, steps_per_epoch)
         callbacks = [schedule, EpochProgress(schedule)]  # the schedule first: the line reads it
         clean = self._recalibration_images(X)
-        if t["ema"] is not None and clean is None:
+        if t["ema"] is not None and clean is None and batch_norm.norm_layers(self.model_):
             log.warning("trainer.ema=%s with trainer.bn_recalibration=0: batch norm keeps the "
                         "statistics of the last weights, not of their average; set "
                         "trainer.bn_recalibration=2048 to measure them again", t["ema"])
