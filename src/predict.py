@@ -31,7 +31,7 @@ def load_run(run: RunDir | Path) -> tuple[dict, list]:
     if cfg is None:
         raise ConfigError(f"{run} is not a finished run dir (no {CONFIG}): give a dir that "
                           "src.run wrote, e.g. outputs/<date>/<time>_<model>")
-    estimators = persist.load(run, cfg["trainer"])
+    estimators = persist.load(run, cfg)
     if not estimators:
         raise ConfigError(f"{run} holds no saved model "
                           f"({' or '.join(MODEL + s for s in persist.SUFFIXES)})")

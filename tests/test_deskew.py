@@ -1,12 +1,15 @@
-"""Deskewing (trainer.deskew): a slanted digit comes out upright and centred on its mass, an
+"""Deskewing (deskew=true): a slanted digit comes out upright and centred on its mass, an
 upright centred one as it was; a Keras run with it on trains, scores its holdout, measures
-batch norm again and predicts on deskewed digits, saved or not."""
+batch norm again and predicts on deskewed digits, saved or not; the scikit-learn models fit
+and predict on deskewed digits too."""
 
 import numpy as np
 
 from src.models import batch_norm, input_pipeline
+from src.models.classic import logistic_regression
 from src.models.deskew import CENTRE, SIDE, deskew, shear
 from src.models.keras_classifier import KerasClassifier
+from src.models.svm import LinearSVMSearch
 from tests.helpers import digit_images
 from tests.test_keras_training import classifier
 
@@ -58,7 +61,7 @@ def test_a_keras_run_with_deskew_sees_only_deskewed_digits_saved_or_not(tmp_path
     monkeypatch.setattr(input_pipeline, "dataset", holdout_spy)
     monkeypatch.setattr(batch_norm, "recalibrate", recalibration_spy)
     small = ("model.estimator.net.filters=[4]", "model.estimator.net.dense=8")
-    model = classifier("cnn", *small, epochs=1, deskew="true").fit(
+    model = classifier("cnn", *small, "deskew=true", epochs=1).fit(
         *fit_rows, validation_data=holdout)
     assert [h.tolist() for h in seen["holdout"]] == [deskew(holdout[0]).tolist()]
     upright = {row.tobytes() for row in deskew(fit_rows[0])}
@@ -72,7 +75,20 @@ def test_a_keras_run_with_deskew_sees_only_deskewed_digits_saved_or_not(tmp_path
                                       verbose=0)
     np.testing.assert_array_equal(model.predict_proba(X), as_trained)
     model.save(tmp_path / "m.keras")
-    again = KerasClassifier.from_saved(tmp_path / "m.keras", model.trainer)
+    again = KerasClassifier.from_saved(tmp_path / "m.keras", model.trainer, deskew=True)
     np.testing.assert_allclose(again.predict_proba(X), as_trained, rtol=1e-5)
     raw = model.model_.predict(X.reshape(-1, 28, 28, 1), batch_size=1024, verbose=0)
     assert not np.allclose(raw, as_trained)
+
+
+def test_the_scikit_learn_models_fit_and_predict_on_deskewed_digits():
+    X, y = digit_images(200, seed=4)
+    fit_rows, rest = slice(0, 150), slice(150, None)
+    for make in (lambda d: logistic_regression(C=0.1, max_iter=50, deskew=d),
+                 lambda d: LinearSVMSearch(C=0.01, deskew=d)):
+        on_deskewed = make(True).fit(X[fit_rows], y[fit_rows])
+        by_hand = make(False).fit(deskew(X[fit_rows]), y[fit_rows])
+        np.testing.assert_allclose(on_deskewed.predict_proba(X[rest]),
+                                   by_hand.predict_proba(deskew(X[rest])), rtol=1e-6)
+        assert not np.allclose(on_deskewed.predict_proba(X[rest]),
+                               by_hand.predict_proba(X[rest]))

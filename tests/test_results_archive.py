@@ -170,7 +170,7 @@ def test_every_key_added_later_is_neutral_at_todays_default_and_counts_otherwise
             target = target[name]
         del target[key]
         assert recipe_hash(before) == recipe_hash(config), path
-    config["trainer"]["deskew"] = True
+    config["deskew"] = True
     assert recipe_hash(config) != recipe_hash(before)
 
 

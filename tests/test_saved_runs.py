@@ -18,7 +18,7 @@ def runs(tiny_data, tmp_path_factory):
     made = []
     for name, overrides in (("a", ["model=logreg", "model.estimator.C=0.001"]),
                             ("b", ["model=logreg", "seed=2"]),
-                            ("c", ["model=nn", "trainer.epochs=3", "trainer.deskew=true"])):
+                            ("c", ["model=nn", "trainer.epochs=3", "deskew=true"])):
         result = train(tiny_data, out / name, *overrides, "figures=false", in_process=True)
         assert result.returncode == 0, result.stderr[-2000:]
         made.append(out / name / "run")

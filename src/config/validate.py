@@ -38,6 +38,15 @@ def _pseudo_labels(p) -> None:
             "a probability in (0, 1), e.g. 0.99")
 
 
+def _deskew(cfg: DictConfig) -> None:
+    if not isinstance(cfg.deskew, bool):
+        raise ConfigError(f"deskew={cfg.deskew} is not true or false")
+    estimator = cfg.model.get("estimator") or {}
+    if cfg.deskew and "deskew" not in estimator:
+        raise ConfigError(f"deskew=true, but model={cfg.model.get('name')} takes no deskew: add "
+                          "`deskew: ${deskew}` to its estimator in conf/model/, or drop deskew")
+
+
 def check(cfg: DictConfig) -> None:
     d, t = cfg.data, cfg.trainer
     _number("data.holdout", d.holdout, lambda v: 0 <= v < 1, "a fraction in [0, 1), e.g. 0.1")
@@ -50,6 +59,7 @@ def check(cfg: DictConfig) -> None:
              f"an integer in [0, {MAX_SEED}]")
     _pseudo_labels(d.pseudo_labels)
     _integer("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
+    _deskew(cfg)
     _integer("trainer.epochs", t.epochs, lambda v: v >= 1, "an integer >= 1")
     _integer("trainer.batch_size", t.batch_size, lambda v: v >= 1, "an integer >= 1")
     _number("trainer.lr", t.lr, lambda v: v > 0, "a number > 0, e.g. 1e-3")
@@ -83,7 +93,7 @@ def check(cfg: DictConfig) -> None:
     if t.time_budget is not None:
         _number("trainer.time_budget", t.time_budget, lambda v: v > 0,
                 "seconds > 0, or null: no limit")
-    for name in ("deskew", "tta", "jit_compile", "deterministic", "tensorboard"):
+    for name in ("tta", "jit_compile", "deterministic", "tensorboard"):
         if not isinstance(t[name], bool):
             raise ConfigError(f"trainer.{name}={t[name]} is not true or false")
     if t.mixed_precision not in ("auto", True, False):

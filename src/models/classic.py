@@ -1,4 +1,4 @@
-"""scikit-learn models on raw pixels."""
+"""scikit-learn models on raw (or deskewed) pixels."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+
+from src.models.deskew import deskew as deskew_pixels
 
 
 def scale_pixels(pixels: np.ndarray) -> np.ndarray:
@@ -17,10 +19,10 @@ def pixel_scaler() -> FunctionTransformer:
     return FunctionTransformer(scale_pixels)
 
 
-def logistic_regression(C: float = 0.1, max_iter: int = 300, seed: int = 0) -> Pipeline:
-    return Pipeline(
-        [
-            ("scale", pixel_scaler()),
-            ("logreg", LogisticRegression(C=C, max_iter=max_iter, random_state=seed, verbose=0)),
-        ]
-    )
+def logistic_regression(C: float = 0.1, max_iter: int = 300, seed: int = 0,
+                        deskew: bool = False) -> Pipeline:
+    steps = [("deskew", FunctionTransformer(deskew_pixels))] if deskew else []
+    return Pipeline(steps + [
+        ("scale", pixel_scaler()),
+        ("logreg", LogisticRegression(C=C, max_iter=max_iter, random_state=seed, verbose=0)),
+    ])

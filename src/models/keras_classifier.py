@@ -50,15 +50,18 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         "seed": [Interval(Integral, 0, None, closed="left")],
         "threads": [Interval(Integral, 1, None, closed="left"), None],
         "log_dir": [str, os.PathLike, None],
+        "deskew": ["boolean"],
     }
 
     def __init__(self, net: Callable[..., keras.Model] | None = None, trainer: dict | None = None,
-                 seed: int = 0, threads: int | None = None, log_dir: str | None = None):
+                 seed: int = 0, threads: int | None = None, log_dir: str | None = None,
+                 deskew: bool = False):
         self.net = net  # (input shape, classes) -> an uncompiled keras.Model
         self.trainer = trainer  # the trainer config group, as a dict (conf/trainer/)
         self.seed = seed
         self.threads = threads  # TensorFlow intra-op threads; None: TensorFlow decides
         self.log_dir = log_dir  # TensorBoard logs go here when trainer.tensorboard is on
+        self.deskew = deskew  # every image sheared upright first, in fit and predict
 
     def __repr__(self, N_CHAR_MAX=700):
         # one readable line for logs; scikit-learn's would print the whole trainer dict
@@ -175,9 +178,8 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
             return self._predict_proba(X)
 
     def _preprocess(self, X):
-        # before augmentation, so training distorts upright digits, as inference sees them;
-        # .get: runs saved before trainer.deskew existed predict as they were trained
-        return deskew(X) if self.trainer.get("deskew") else X
+        # before augmentation, so training distorts upright digits, as inference sees them
+        return deskew(X) if self.deskew else X
 
     def _predict_proba(self, X):
         images = input_pipeline.as_images(self._preprocess(X))
@@ -209,9 +211,10 @@ class KerasClassifier(RunnerModel, ClassifierMixin, BaseEstimator):
         self.set_params(trainer={**self.trainer, "tta": on})
 
     @classmethod
-    def from_saved(cls, path: Path, trainer: dict) -> KerasClassifier:
-        """A fitted classifier from the archive `save` wrote (no retraining)."""
-        classifier = cls(net=None, trainer=trainer)
+    def from_saved(cls, path: Path, trainer: dict, deskew: bool = False) -> KerasClassifier:
+        """A fitted classifier from the archive `save` wrote (no retraining), with the run's
+        trainer settings and its deskew."""
+        classifier = cls(net=None, trainer=trainer, deskew=deskew)
         # uncompiled: predicting needs no optimizer, and a mixed-precision model's (a loss
         # scale wrapped around Adam) is not rebuilt with the variables it saved, which Keras
         # would warn about on every `make predict`

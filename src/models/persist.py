@@ -27,9 +27,10 @@ def save(estimator, run: RunDir | Path, stem: str) -> Path:
     return final
 
 
-def load(run: RunDir | Path, trainer: dict) -> list:
+def load(run: RunDir | Path, config: dict) -> list:
     """The fitted estimators a run saved (one, or one per fold), ready to predict_proba.
-    A Keras model comes back inside a KerasClassifier with the run's trainer settings."""
+    A Keras model comes back inside a KerasClassifier with the run's trainer settings and its
+    deskew (`config`: the run's resolved config; a run from before deskew existed did not)."""
     run = RunDir(run)
     estimators = []
     for path in run.model_files(SUFFIXES):
@@ -38,5 +39,6 @@ def load(run: RunDir | Path, trainer: dict) -> list:
         else:
             from src.models.keras_classifier import KerasClassifier  # TensorFlow only when needed
 
-            estimators.append(KerasClassifier.from_saved(path, trainer))
+            estimators.append(KerasClassifier.from_saved(path, config["trainer"],
+                                                         config.get("deskew", False)))
     return estimators

@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from src.models.classic import pixel_scaler
 from src.models.contract import RunnerModel
+from src.models.deskew import deskew
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,11 @@ class LinearSVMSearch(RunnerModel, ClassifierMixin, BaseEstimator):
         "search_rows": [Interval(Integral, 2, None, closed="left"), None],
         "n_jobs": [Integral, None],
         "seed": ["random_state"],
+        "deskew": ["boolean"],
     }
 
     def __init__(self, C=None, solver="liblinear", features="sqrt_l2", C_low=2**-7, C_high=2**6,
-                 n_iter=8, cv=5, search_rows=10000, n_jobs=1, seed=0):
+                 n_iter=8, cv=5, search_rows=10000, n_jobs=1, seed=0, deskew=False):
         self.C = C
         self.solver = solver
         self.features = features
@@ -90,14 +92,20 @@ class LinearSVMSearch(RunnerModel, ClassifierMixin, BaseEstimator):
         self.search_rows = search_rows
         self.n_jobs = n_jobs
         self.seed = seed
+        self.deskew = deskew
 
     def _validate_params(self):
         super()._validate_params()
         if self.C_low >= self.C_high:
             raise ValueError(f"C_low={self.C_low} must be below C_high={self.C_high}")
 
+    def _pixels(self, X):
+        # once here rather than as a pipeline step, which the C search would redo every fold
+        return deskew(X) if self.deskew else X
+
     def fit(self, X, y):
         self._validate_params()
+        X = self._pixels(X)
         if self.C is not None:
             self.best_C_ = float(self.C)
             self.search_ = None
@@ -148,10 +156,10 @@ class LinearSVMSearch(RunnerModel, ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        return self.model_.decision_function(X)
+        return self.model_.decision_function(self._pixels(X))
 
     def predict(self, X):
-        return self.model_.predict(X)
+        return self.model_.predict(self._pixels(X))
 
     def predict_proba(self, X):
         """Softmax of the one-vs-rest decision values: scores for ranking and ensembling,

@@ -23,12 +23,12 @@ from src.data.pseudo_labels import source_paths
 DATA_KEYS = ("holdout", "folds", "split_seed")
 # Trainer keys that change what is logged, not what is learned.
 TRAINER_LOGGING = ("verbose", "tensorboard")
-# The estimator repeats these from the top level (seed, trainer) or takes them from the
+# The estimator repeats these from the top level (seed, trainer, deskew) or takes them from the
 # machine (threads): counted once, or not at all.
-ESTIMATOR_REPEATS = ("trainer", "threads", "seed")
+ESTIMATOR_REPEATS = ("trainer", "threads", "seed", "deskew")
 # Keys added after runs were archived (their path in the recipe), each with its value that
 # changes nothing: its default in conf/.
-ADDED_LATER = {("trainer", "augment", "elastic_share"): 1.0, ("trainer", "deskew"): False}
+ADDED_LATER = {("trainer", "augment", "elastic_share"): 1.0, ("deskew",): False}
 
 
 def recipe(config: dict) -> dict:
@@ -42,6 +42,7 @@ def recipe(config: dict) -> dict:
         "trainer": {k: v for k, v in config["trainer"].items() if k not in TRAINER_LOGGING}
         if reads_trainer else None,
         "seed": config["seed"],
+        "deskew": config.get("deskew", False),
         "data": {k: config["data"].get(k) for k in DATA_KEYS} | _pseudo_labels(config["data"]),
     }
     for path, neutral in ADDED_LATER.items():
